@@ -1,0 +1,142 @@
+"""Read ``collections/<theme>/<id>.yml`` into specs and check the catalogue as a whole."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from geopublish.catalog.models import SNAKE, CollectionSpec
+from geopublish.errors import CatalogError
+
+
+@dataclass
+class Catalog:
+    """Every valid spec by id, and every problem found, one line each."""
+
+    specs: dict[str, CollectionSpec] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def select(self, ids: list[str] | tuple[str, ...] = ()) -> list[CollectionSpec]:
+        """Specs named by ``ids`` (all when empty), in dependency order."""
+        unknown = [i for i in ids if i not in self.specs]
+        if unknown:
+            raise CatalogError(f"unknown collection(s) {unknown}; known: {sorted(self.specs)}")
+        wanted = set(ids or self.specs)
+        for cid in list(wanted):
+            wanted |= set(self.dependencies(cid))
+        return [self.specs[c] for c in self.order() if c in wanted]
+
+    def dependencies(self, cid: str) -> list[str]:
+        """Collections ``cid`` is derived from, transitively."""
+        out: list[str] = []
+        derived = self.specs[cid].source.derived
+        while derived is not None and derived.from_collection in self.specs:
+            parent = derived.from_collection
+            if parent in out:
+                break
+            out.append(parent)
+            if derived.reference and derived.reference in self.specs:
+                out.append(derived.reference)
+            derived = self.specs[parent].source.derived
+        return out
+
+    def order(self) -> list[str]:
+        """Ids with every derived layer after what it derives from."""
+        return sorted(self.specs, key=lambda c: (len(self.dependencies(c)), c))
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key (typo?)"
+    got = error.get("input")
+    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    return f"{where}: {error['msg']}{shown}"
+
+
+def load_spec(path: Path) -> CollectionSpec:
+    """Load one spec file; raise CatalogError listing every problem in it."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogError(f"{path}: cannot read YAML: {exc}".replace("\n", " ")) from exc
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
+    try:
+        spec = CollectionSpec.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{path}: {_describe(e)}" for e in exc.errors()]
+        raise CatalogError("\n".join(lines)) from exc
+    stem = path.stem
+    if spec.id is not None and spec.id != stem:
+        raise CatalogError(f"{path}: id: {spec.id!r} differs from the file name stem {stem!r}")
+    if not SNAKE.match(stem):
+        raise CatalogError(f"{path}: file name {stem!r} is not a snake_case collection id")
+    spec.id = stem
+    spec.theme = path.parent.name
+    return spec
+
+
+def load_catalog(collections_dir: Path) -> Catalog:
+    """Load every spec under ``collections_dir``, collecting all problems."""
+    catalog = Catalog()
+    if not collections_dir.is_dir():
+        catalog.problems.append(f"{collections_dir}: collections folder not found")
+        return catalog
+    for path in sorted(collections_dir.glob("*/*.yml")) + sorted(collections_dir.glob("*.yml")):
+        try:
+            spec = load_spec(path)
+        except CatalogError as exc:
+            catalog.problems.extend(str(exc).splitlines())
+            continue
+        if spec.cid in catalog.specs:
+            catalog.problems.append(
+                f"{path}: id {spec.cid!r} is already used by {catalog.files[spec.cid]}"
+            )
+            continue
+        catalog.specs[spec.cid] = spec
+        catalog.files[spec.cid] = path
+    for cid, spec in catalog.specs.items():
+        catalog.problems.extend(_cross_checks(spec, catalog, catalog.files[cid]))
+    return catalog
+
+
+def _cross_checks(spec: CollectionSpec, catalog: Catalog, path: Path) -> list[str]:
+    problems = []
+    derived = spec.source.derived
+    if derived is not None:
+        for key in ("from_collection", "reference"):
+            other = getattr(derived, key)
+            if other is not None and other not in catalog.specs:
+                problems.append(f"{path}: source.derived.{key}: unknown collection {other!r}")
+        if derived.from_collection == spec.cid:
+            problems.append(f"{path}: source.derived.from_collection: a layer cannot derive itself")
+    names = [f.name for f in spec.conform.fields] if spec.conform else None
+    if names is not None:
+        for key, values in (
+            ("feature_id.fields", spec.feature_id.fields),
+            ("dedupe.fields", spec.dedupe.fields if spec.dedupe else []),
+            ("publish.queryables", spec.publish.queryables or []),
+            ("publish.title_field", [spec.publish.title_field] if spec.publish.title_field else []),
+            ("publish.time_field", [spec.publish.time_field] if spec.publish.time_field else []),
+        ):
+            missing = [v for v in values if v not in names]
+            if missing:
+                problems.append(f"{path}: {key}: {missing} not among conform.fields {names}")
+    if spec.publish.default_limit > spec.publish.max_limit:
+        problems.append(f"{path}: publish.default_limit exceeds publish.max_limit")
+    return problems
+
+
+def json_schema() -> str:
+    """JSON Schema of a spec, for editors (YAML language server)."""
+    schema = CollectionSpec.model_json_schema()
+    schema["properties"].pop("theme", None)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "geopublish collection spec"
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

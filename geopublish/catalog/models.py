@@ -1,0 +1,328 @@
+"""Typed layer specs: one ``collections/<theme>/<id>.yml`` is one :class:`CollectionSpec`.
+
+Every model forbids unknown keys, so a typo'd key is an error that names itself.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+GeometryFamily = Literal[
+    "Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"
+]
+FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime"]
+
+
+class Strict(BaseModel):
+    """Base of every spec model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Licence(Strict):
+    """The licence the data is published under."""
+
+    name: str = Field(description="Licence name, e.g. 'Licence Ouverte 2.0' or 'ODbL-1.0'.")
+    url: str | None = Field(None, description="Link to the licence text.")
+
+
+class Part(Strict):
+    """One input file. ``path`` is looked up in the local mirror, ``url`` is the producer's."""
+
+    path: str | None = Field(
+        None,
+        description="Path relative to GEOPUBLISH_SOURCE_ROOT (or absolute). A zip member is "
+        "named 'archive.zip!member.shp'.",
+    )
+    url: str | None = Field(
+        None, description="The producer's http(s) URL; used when the local copy is absent."
+    )
+    layer: str | None = Field(None, description="Layer name inside this part, if it differs.")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Part:
+        if not self.path and not self.url:
+            raise ValueError("a part needs `path`, `url` or both")
+        if self.url and not re.match(r"^(https?|file)://", self.url):
+            raise ValueError(f"url {self.url!r} must start with http://, https:// or file://")
+        return self
+
+
+class CsvGeometry(Strict):
+    """How a table without geometry gets one."""
+
+    x: str | None = Field(None, description="Column holding x / longitude.")
+    y: str | None = Field(None, description="Column holding y / latitude.")
+    wkt: str | None = Field(None, description="Column holding WKT geometries.")
+    decimal_comma: bool = Field(False, description="Numbers are written '3,87' not '3.87'.")
+    delimiter: str | None = Field(None, description="Field separator when not ','.")
+
+    @model_validator(mode="after")
+    def _xy_or_wkt(self) -> CsvGeometry:
+        if self.wkt and (self.x or self.y):
+            raise ValueError("give either `wkt` or `x` and `y`, not both")
+        if not self.wkt and not (self.x and self.y):
+            raise ValueError("give `x` and `y` columns, or a `wkt` column")
+        return self
+
+
+class GtfsOptions(Strict):
+    """Which derived GTFS layer a spec publishes."""
+
+    layer: Literal["stops", "routes"] = Field(description="Derived layer kind.")
+    networks: dict[str, str] = Field(
+        default_factory=dict,
+        description="Network name for each part, keyed by the part's path or url; "
+        "defaults to the file or folder name.",
+    )
+
+
+class RasterOptions(Strict):
+    """How raster tiles become one served background."""
+
+    nodata: float | None = Field(None, description="Nodata value when the source has none.")
+    resolution: float | None = Field(None, description="Output pixel size in storage CRS units.")
+    resampling: Literal["nearest", "bilinear", "cubic", "average"] = Field(
+        "bilinear", description="Resampling used when reprojecting."
+    )
+    expect_crs: list[str] | None = Field(
+        None, description="Refuse sources whose CRS is not one of these."
+    )
+    band_names: list[str] | None = Field(None, description="Band names shown in the range type.")
+    units: str | None = Field(None, description="Unit of the values, e.g. 'm'.")
+
+
+class DerivedOptions(Strict):
+    """A layer computed from another collection (e.g. EPCI from communes)."""
+
+    operation: Literal["epci", "departements", "simplify", "hillshade"] = Field(
+        description="What to derive."
+    )
+    from_collection: str = Field(description="The collection whose built data is the input.")
+    tolerance: float | None = Field(None, description="simplify: tolerance in storage CRS units.")
+    reference: str | None = Field(
+        None, description="departements: collection to compare the dissolved result with."
+    )
+    azimuth: float = Field(315.0, description="hillshade: light direction, degrees from north.")
+    altitude: float = Field(45.0, description="hillshade: light height, degrees.")
+
+
+class Source(Strict):
+    """Where the data comes from and how to read it."""
+
+    kind: Literal["vector", "gtfs", "raster", "derived"] = Field(
+        "vector", description="vector files, GTFS feeds, rasters, or derived from a collection."
+    )
+    parts: list[Part] = Field(
+        default_factory=list, description="Input files, read in order and merged into one layer."
+    )
+    layer: str | None = Field(None, description="Layer name inside a GeoPackage/zip/multi-layer.")
+    encoding: str | None = Field(None, description="Attribute encoding, e.g. 'cp1252', 'latin1'.")
+    crs: str | None = Field(
+        None,
+        description="CRS of the source when missing or wrong in the files (e.g. 'EPSG:2154'). "
+        "Overrides whatever the file declares.",
+    )
+    csv: CsvGeometry | None = Field(None, description="Geometry from table columns.")
+    where: str | None = Field(
+        None,
+        description="Expression keeping only matching rows, e.g. "
+        "\"left(insee, 2) in ['09', '11']\". Rows left out are counted as filtered.",
+    )
+    gtfs: GtfsOptions | None = Field(None, description="For kind: gtfs.")
+    raster: RasterOptions = Field(
+        default_factory=RasterOptions, description="For kind: raster (and raster derivations)."
+    )
+    derived: DerivedOptions | None = Field(None, description="For kind: derived.")
+    reference: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra non-spatial inputs by name (paths like parts), e.g. epci: ....json.",
+    )
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> Source:
+        if self.kind == "derived":
+            if self.derived is None:
+                raise ValueError("kind: derived needs a `derived` section")
+        elif not self.parts:
+            raise ValueError(f"kind: {self.kind} needs at least one entry in `parts`")
+        if self.kind == "gtfs" and self.gtfs is None:
+            raise ValueError("kind: gtfs needs a `gtfs` section")
+        return self
+
+
+class OutputField(Strict):
+    """One published attribute."""
+
+    name: str = Field(description="Published field name (snake_case).")
+    type: FieldType = Field("string", description="Published type.")
+    source: str | None = Field(None, description="Source column; defaults to `name`.")
+    expr: str | None = Field(
+        None,
+        description='Expression over source columns, e.g. "upper(nom)", '
+        "\"concat(code, '-', nom)\". Mutually exclusive with `source`.",
+    )
+    description: str | None = Field(None, description="Shown to API users in the schema.")
+
+    @field_validator("name")
+    @classmethod
+    def _snake(cls, value: str) -> str:
+        if not SNAKE.match(value):
+            raise ValueError(f"field name {value!r} must be snake_case ([a-z][a-z0-9_]*)")
+        return value
+
+    @model_validator(mode="after")
+    def _source_or_expr(self) -> OutputField:
+        if self.source and self.expr:
+            raise ValueError(f"field {self.name!r}: give `source` or `expr`, not both")
+        return self
+
+
+class Conform(Strict):
+    """The shared output schema; every column not listed is dropped."""
+
+    fields: list[OutputField] = Field(description="Output fields in order.")
+
+    @field_validator("fields")
+    @classmethod
+    def _unique(cls, fields: list[OutputField]) -> list[OutputField]:
+        names = [f.name for f in fields]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate output field names: {dupes}")
+        return fields
+
+
+class FeatureId(Strict):
+    """How each feature gets its stable id."""
+
+    fields: list[str] = Field(
+        default_factory=list,
+        description="Output field(s) forming the id, joined with '-'. Empty: a hash of the "
+        "feature's attributes and geometry (stable while the feature is unchanged).",
+    )
+
+
+class Geometry(Strict):
+    """Expected geometry and how to clean it."""
+
+    type: GeometryFamily = Field(description="Expected family; Multi* promotes single parts.")
+    repair: bool = Field(True, description="make_valid invalid geometries, keeping the family.")
+    promote_to_multi: bool = Field(
+        True, description="Store Multi* so single and multi parts share one type."
+    )
+
+
+class Dedupe(Strict):
+    """Which features count as duplicates (the first one is kept)."""
+
+    fields: list[str] = Field(
+        default_factory=list,
+        description="Output fields that identify a duplicate; empty: identical attributes "
+        "and geometry.",
+    )
+
+
+class Checks(Strict):
+    """Quality gates the built data must pass before it is published."""
+
+    min_features: int | None = Field(None, ge=0, description="Fewer features refuse the build.")
+    max_features: int | None = Field(None, ge=0, description="More features refuse the build.")
+    bbox: tuple[float, float, float, float] | None = Field(
+        None, description="Lon/lat box (CRS84) the data must fall within: minx, miny, maxx, maxy."
+    )
+    max_drop_ratio: float = Field(
+        0.2, ge=0, le=1, description="Refuse when the count drops by more than this share."
+    )
+    allow_schema_change: bool = Field(
+        False, description="Accept a field removed or retyped versus the published version."
+    )
+    min_valid_ratio: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="Refuse when fewer than this share of source geometries were valid as read.",
+    )
+
+
+class CrsOptions(Strict):
+    """Storage CRS and the CRS list offered to clients."""
+
+    storage: str = Field("OGC:CRS84", description="CRS the store keeps coordinates in.")
+    offered: list[str] = Field(
+        default_factory=lambda: ["OGC:CRS84", "EPSG:4326", "EPSG:2154", "EPSG:3857"],
+        description="CRS clients may ask for with `crs=` (CRS84 always included).",
+    )
+
+
+class Publish(Strict):
+    """How the layer appears in the API."""
+
+    title_field: str | None = Field(None, description="Field shown as the feature title.")
+    queryables: list[str] | None = Field(
+        None, description="Fields clients may filter on; default: every output field."
+    )
+    time_field: str | None = Field(None, description="Field used by `datetime=`.")
+    default_limit: int = Field(10, ge=1, description="Items per page when `limit` is absent.")
+    max_limit: int = Field(10_000, ge=1, description="Largest `limit` honoured.")
+
+
+class Refresh(Strict):
+    """When the layer is rebuilt on its own."""
+
+    cron: str | None = Field(None, description="Cron expression, e.g. '0 4 * * *'.")
+    interval: str | None = Field(None, description="Interval, e.g. '30m', '6h', '1d'.")
+
+    @model_validator(mode="after")
+    def _one(self) -> Refresh:
+        if self.cron and self.interval:
+            raise ValueError("give `cron` or `interval`, not both")
+        if self.interval and not re.match(r"^\d+[smhd]$", self.interval):
+            raise ValueError(f"interval {self.interval!r} must look like 30m, 6h or 1d")
+        return self
+
+
+class CollectionSpec(Strict):
+    """One published layer."""
+
+    schema_version: Literal[1] = Field(1, description="Spec format version.")
+    id: str | None = Field(None, description="Collection id; must equal the file name stem.")
+    title: str = Field(description="Human title.")
+    description: str = Field(description="What the layer holds, for whom.")
+    keywords: list[str] = Field(default_factory=list, description="Search keywords.")
+    licence: Licence = Field(description="Data licence.")
+    attribution: str = Field(description="Credit line required by the licence.")
+    publisher: str | None = Field(None, description="Organisation publishing the layer.")
+    source: Source = Field(description="Inputs.")
+    conform: Conform | None = Field(None, description="Output schema; absent keeps all columns.")
+    feature_id: FeatureId = Field(default_factory=FeatureId, description="Stable feature ids.")
+    geometry: Geometry | None = Field(None, description="Expected geometry (vector layers).")
+    dedupe: Dedupe | None = Field(None, description="Duplicate removal; absent keeps all.")
+    checks: Checks = Field(default_factory=Checks, description="Quality gates.")
+    crs: CrsOptions = Field(default_factory=CrsOptions, description="Storage and offered CRS.")
+    publish: Publish = Field(default_factory=Publish, description="API presentation.")
+    refresh: Refresh | None = Field(None, description="Automatic rebuild schedule.")
+    theme: Annotated[str, Field(description="Set from the folder; not written in YAML.")] = ""
+
+    @field_validator("id")
+    @classmethod
+    def _snake_id(cls, value: str | None) -> str | None:
+        if value is not None and not SNAKE.match(value):
+            raise ValueError(f"id {value!r} must be snake_case ([a-z][a-z0-9_]*)")
+        return value
+
+    @property
+    def cid(self) -> str:
+        """The collection id (set by the loader from the file stem)."""
+        assert self.id is not None
+        return self.id
+
+    @property
+    def is_raster(self) -> bool:
+        """Served as a coverage, not as features."""
+        return self.source.kind == "raster"

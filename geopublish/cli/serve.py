@@ -1,0 +1,49 @@
+"""``geopublish serve`` and ``geopublish up``."""
+
+from __future__ import annotations
+
+import click
+
+from geopublish.cli.build import run_build
+from geopublish.cli.main import Context, cli
+from geopublish.cli.options import host_option, port_option, workers_option
+from geopublish.pipeline.batch import publish_api
+from geopublish.serve.server import serve as run_server
+
+
+def _apply(obj: Context, host: str | None, port: int | None, workers: int | None) -> None:
+    settings = obj.settings
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    if workers:
+        settings.workers = workers
+
+
+@cli.command()
+@host_option
+@port_option
+@workers_option
+@click.pass_obj
+def serve(obj: Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the published layers with pygeoapi under gunicorn."""
+    _apply(obj, host, port, workers)
+    publish_api(obj.catalog, obj.settings, obj.store)
+    click.echo(f"serving on {obj.settings.public_url}", err=True)
+    run_server(obj.settings, pidfile=str(obj.settings.var_dir / "gunicorn.pid"))
+
+
+@cli.command()
+@host_option
+@port_option
+@workers_option
+@click.pass_obj
+def up(obj: Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Build every collection, then serve them (layers that fail keep their last version)."""
+    _apply(obj, host, port, workers)
+    outcome = run_build(obj, (), False, "startup")
+    for message in outcome.errors.values():
+        click.echo(f"error: {message}", err=True)
+    click.echo(f"serving on {obj.settings.public_url}", err=True)
+    run_server(obj.settings, pidfile=str(obj.settings.var_dir / "gunicorn.pid"))

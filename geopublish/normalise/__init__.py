@@ -1,0 +1,1 @@
+"""Pure GeoDataFrame -> GeoDataFrame steps: CRS, conform, repair, dedupe, ids."""

@@ -1,0 +1,81 @@
+"""Stable feature ids, content hashes and duplicate removal across batches."""
+
+from __future__ import annotations
+
+import hashlib
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from geopublish.errors import NormaliseError
+
+HASH_COLUMN = "geopublish_hash"
+
+
+def content_hashes(gdf: gpd.GeoDataFrame, fields: list[str]) -> list[str]:
+    """SHA-1 of each feature's attributes and geometry (WKB, 2D)."""
+    wkb = shapely.to_wkb(gdf.geometry.to_numpy(), output_dimension=2, byte_order=1)
+    attrs = gdf[fields].astype("string").fillna("\x00").to_numpy() if fields else None
+    out = []
+    for i, geom in enumerate(wkb):
+        digest = hashlib.sha1(geom or b"")
+        if attrs is not None:
+            digest.update("\x1f".join(attrs[i]).encode())
+        out.append(digest.hexdigest())
+    return out
+
+
+class Identifier:
+    """Assigns ids, removes duplicates and refuses ids seen twice, batch after batch."""
+
+    def __init__(self, collection: str, id_fields: list[str], dedupe_on: list[str] | None) -> None:
+        self.collection = collection
+        self.id_fields = id_fields
+        self.dedupe_on = dedupe_on
+        self.id_column = id_fields[0] if len(id_fields) == 1 else "id"
+        self.seen_ids: set[str] = set()
+        self.seen_keys: set[str] = set()
+
+    def apply(self, gdf: gpd.GeoDataFrame, stats: dict) -> gpd.GeoDataFrame:
+        """Add hash and id columns, drop duplicates, check id uniqueness."""
+        fields = [c for c in gdf.columns if c != gdf.geometry.name and c != HASH_COLUMN]
+        gdf = gdf.copy()
+        gdf[HASH_COLUMN] = content_hashes(gdf, fields)
+        if self.dedupe_on is not None:
+            keys = (
+                gdf[self.dedupe_on].astype("string").fillna("\x00").agg("\x1f".join, axis=1)
+                if self.dedupe_on
+                else gdf[HASH_COLUMN]
+            )
+            dup = keys.duplicated().to_numpy() | keys.isin(self.seen_keys).to_numpy()
+            self.seen_keys.update(keys[~dup])
+            if dup.any():
+                stats["duplicates"] = stats.get("duplicates", 0) + int(dup.sum())
+                gdf = gdf.loc[~dup]
+        if self.id_fields:
+            parts = gdf[self.id_fields].astype("string")
+            nulls = parts.isna().any(axis=1)
+            if nulls.any():
+                row = gdf.loc[nulls].iloc[0].drop("geometry").to_dict()
+                raise NormaliseError(
+                    f"collection {self.collection!r}: feature_id field(s) {self.id_fields} are "
+                    f"null for {int(nulls.sum())} feature(s), e.g. {row!r}; "
+                    "ids must be present (filter with source.where or choose other fields)"
+                )
+            ids = parts.agg("-".join, axis=1) if len(self.id_fields) > 1 else parts.iloc[:, 0]
+        else:
+            ids = gdf[HASH_COLUMN].str.slice(0, 16)
+        ids = pd.Series(ids, index=gdf.index).astype("string")
+        repeated = ids[ids.duplicated() | ids.isin(self.seen_ids)]
+        if len(repeated):
+            raise NormaliseError(
+                f"collection {self.collection!r}: feature id {repeated.iloc[0]!r} occurs more "
+                f"than once ({len(repeated)} repeated id(s)) in field(s) "
+                f"{self.id_fields or ['<content hash>']}; "
+                "ids must be unique: choose other feature_id.fields or declare `dedupe`"
+            )
+        self.seen_ids.update(ids)
+        if self.id_column not in self.id_fields:
+            gdf[self.id_column] = ids
+        return gdf

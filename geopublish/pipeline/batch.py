@@ -1,0 +1,95 @@
+"""Build several collections in dependency order, then publish the API configuration."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from geopublish.catalog import Catalog
+from geopublish.errors import GeopublishError, ValidationFailed
+from geopublish.pipeline import run_collection
+from geopublish.publish import build_config, write_config
+from geopublish.settings import Settings
+from geopublish.store import Store
+
+LOG = logging.getLogger("geopublish.pipeline")
+ProgressFactory = Callable[
+    [str], tuple[Callable[[int], None], Callable[[int], None], Callable[[], None]]
+]
+
+
+@dataclass
+class Outcome:
+    """What happened to each collection of a run."""
+
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """No collection failed or was refused."""
+        return not self.errors
+
+
+def no_progress(
+    cid: str,
+) -> tuple[Callable[[int], None], Callable[[int], None], Callable[[], None]]:
+    """Progress callbacks that do nothing."""
+    return (lambda n: None), (lambda n: None), (lambda: None)
+
+
+def build_many(
+    catalog: Catalog,
+    settings: Settings,
+    store: Store,
+    ids: tuple[str, ...] = (),
+    *,
+    force: bool = False,
+    trigger: str = "manual",
+    progress: ProgressFactory = no_progress,
+) -> Outcome:
+    """Build the selected collections; a failure in one does not stop the others."""
+    outcome = Outcome()
+    for spec in catalog.select(ids):
+        failed_parent = next(
+            (d for d in catalog.dependencies(spec.cid) if d in outcome.errors), None
+        )
+        if failed_parent and store.current(failed_parent) is None:
+            outcome.errors[spec.cid] = (
+                f"collection {spec.cid!r}: not built because {failed_parent!r} failed"
+            )
+            continue
+        step, total, done = progress(spec.cid)
+        try:
+            outcome.reports[spec.cid] = run_collection(
+                spec, settings, store, force=force, trigger=trigger, progress=step, on_total=total
+            )
+        except (GeopublishError, ValidationFailed) as exc:
+            outcome.errors[spec.cid] = str(exc)
+        finally:
+            done()
+    return outcome
+
+
+def publish_api(catalog: Catalog, settings: Settings, store: Store) -> int:
+    """Regenerate pygeoapi-config.yml and the OpenAPI; ask a running server to reload."""
+    config = build_config(catalog.select(), store, settings)
+    write_config(config, settings)
+    reload_server(settings)
+    return len(config["resources"])
+
+
+def reload_server(settings: Settings) -> bool:
+    """Send SIGHUP to a running `geopublish serve` (graceful worker reload)."""
+    pidfile = settings.var_dir / "gunicorn.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError):
+        return False
+    LOG.info("asked the server (pid %d) to reload its configuration", pid)
+    return True

@@ -1,0 +1,5 @@
+"""Specs + store -> pygeoapi resources, pygeoapi-config.yml and the OpenAPI document."""
+
+from geopublish.publish.config import build_config, write_config
+
+__all__ = ["build_config", "write_config"]

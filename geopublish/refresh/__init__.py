@@ -1,0 +1,1 @@
+"""Schedules, run history and per-layer locks."""

@@ -1,0 +1,1 @@
+"""pygeoapi under gunicorn, geopublish's provider, reports and downloads."""

@@ -1,0 +1,275 @@
+"""Request parameters -> one parameterised SQLite query over a published GeoPackage.
+
+Values always travel as bound parameters. Spatial tests run in two steps: the R-tree picks
+candidates, then shapely decides exactly, through a function registered for this query only.
+Anything this module cannot translate raises QueryError, which the provider turns into a 400.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import shapely
+from pygeofilter import ast, values
+from shapely import prepared
+
+from geopublish.serve.layer import Layer
+
+
+class QueryError(ValueError):
+    """A parameter the collection cannot honour; the message says why."""
+
+
+COMPARE = {
+    ast.Equal: "=",
+    ast.NotEqual: "<>",
+    ast.LessThan: "<",
+    ast.LessEqual: "<=",
+    ast.GreaterThan: ">",
+    ast.GreaterEqual: ">=",
+}
+SPATIAL: dict[type, Callable[[Any, Any], bool]] = {
+    ast.GeometryIntersects: lambda p, g: p.intersects(g),
+    ast.GeometryDisjoint: lambda p, g: p.disjoint(g),
+    ast.GeometryContains: lambda p, g: p.within(g),
+    ast.GeometryWithin: lambda p, g: p.contains(g),
+    ast.GeometryTouches: lambda p, g: p.touches(g),
+    ast.GeometryCrosses: lambda p, g: p.crosses(g),
+    ast.GeometryOverlaps: lambda p, g: p.overlaps(g),
+    ast.GeometryEquals: lambda p, g: p.context.equals(g),
+}
+# For these the feature must touch the literal's envelope, so the R-tree can prefilter.
+NEEDS_OVERLAP = {
+    ast.GeometryIntersects,
+    ast.GeometryContains,
+    ast.GeometryWithin,
+    ast.GeometryTouches,
+    ast.GeometryCrosses,
+    ast.GeometryOverlaps,
+    ast.GeometryEquals,
+}
+
+
+class Query:
+    """WHERE clauses, parameters and ORDER BY for one request."""
+
+    def __init__(self, layer: Layer) -> None:
+        self.layer = layer
+        self.where: list[str] = []
+        self.params: list[Any] = []
+        self.orders: list[str] = []
+        self.tests: list[tuple[Any, Callable[[Any, Any], bool]]] = []
+
+    @property
+    def unfiltered(self) -> bool:
+        """No condition at all: the stored total answers numberMatched."""
+        return not self.where
+
+    def _column(self, name: str) -> str:
+        if name not in self.layer.types:
+            raise QueryError(
+                f"unknown property {name!r}; queryable properties are {self.layer.field_names}"
+            )
+        return f't."{name}"'
+
+    def _value(self, name: str, value: Any) -> Any:
+        kind = self.layer.types[name]
+        try:
+            if kind == "integer":
+                return int(value)
+            if kind == "number":
+                return float(value)
+            if kind == "boolean":
+                if isinstance(value, bool):
+                    return int(value)
+                lowered = str(value).lower()
+                if lowered not in ("true", "false", "1", "0"):
+                    raise ValueError(value)
+                return int(lowered in ("true", "1"))
+        except (TypeError, ValueError) as exc:
+            raise QueryError(f"property {name!r} is {kind}; cannot compare with {value!r}") from exc
+        if isinstance(value, dt.datetime):
+            return (
+                value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                if value.tzinfo
+                else value.isoformat()
+            )
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return value if kind in ("string", "date", "datetime") else value
+
+    def equals(self, name: str, value: str) -> None:
+        """``name=value`` query parameter."""
+        self.where.append(f"{self._column(name)} = ?")
+        self.params.append(self._value(name, value))
+
+    def order(self, name: str, descending: bool) -> None:
+        """One ``sortby`` key; ties end in storage order, so pages stay stable."""
+        self.orders.append(f"{self._column(name)} {'DESC' if descending else 'ASC'}")
+
+    def datetime(self, field: str | None, text: str) -> None:
+        """``datetime=`` instant or interval on the declared time field."""
+        if not field:
+            raise QueryError("datetime is not supported: this collection declares no time field")
+        column = self._column(field)
+        date_only = self.layer.types[field] == "date"
+
+        def norm(value: str) -> str:
+            value = value.strip()
+            if date_only:
+                return value[:10]
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        try:
+            if "/" in text:
+                start, end = text.split("/", 1)
+                if start not in ("", ".."):
+                    self.where.append(f"{column} >= ?")
+                    self.params.append(norm(start))
+                if end not in ("", ".."):
+                    self.where.append(f"{column} <= ?")
+                    self.params.append(norm(end))
+            else:
+                self.where.append(
+                    f"{column} = ?" if date_only or "T" in text else f"substr({column}, 1, 10) = ?"
+                )
+                self.params.append(norm(text) if date_only or "T" in text else text[:10])
+        except ValueError as exc:
+            raise QueryError(f"datetime {text!r} is not an RFC 3339 instant or interval") from exc
+        self.where.append(f"{column} IS NOT NULL")
+
+    def bbox(self, box: list[float]) -> None:
+        """Features intersecting ``box`` (already in the storage CRS)."""
+        if len(box) == 6:
+            box = [box[0], box[1], box[3], box[4]]
+        self.where.append(self._spatial(shapely.box(*box), ast.GeometryIntersects))
+
+    def _spatial(self, geom: Any, op: type) -> str:
+        index = len(self.tests)
+        self.tests.append((prepared.prep(geom), SPATIAL[op]))
+        test = f"gp_test({index}, t.geom)"
+        if op not in NEEDS_OVERLAP:
+            return test
+        minx, miny, maxx, maxy = geom.bounds
+        self.params.extend([maxx, minx, maxy, miny])
+        candidates = (
+            f"t.fid IN (SELECT id FROM {self.layer.rtree} WHERE minx <= ? AND maxx >= ? "
+            "AND miny <= ? AND maxy >= ?)"
+        )
+        if op is ast.GeometryIntersects and geom.equals(shapely.box(*geom.bounds)):
+            self.params.extend([minx, maxx, miny, maxy])
+            inside = (
+                f"t.fid IN (SELECT id FROM {self.layer.rtree} WHERE minx >= ? AND maxx <= ? "
+                "AND miny >= ? AND maxy <= ?)"
+            )
+            return f"({candidates} AND ({inside} OR {test}))"
+        return f"({candidates} AND {test})"
+
+    def cql(self, node: Any) -> None:
+        """A parsed CQL2 filter (text or JSON)."""
+        self.where.append(self._cql(node))
+
+    def _operand(self, node: Any, name: str | None) -> str:
+        if isinstance(node, ast.Attribute):
+            return self._column(node.name)
+        if isinstance(node, ast.Function) and node.name.lower() in ("lower", "casei", "upper"):
+            return f"lower({self._operand(node.arguments[0], name)})"
+        if isinstance(node, (ast.Node, values.Geometry, values.Envelope)):
+            raise QueryError(f"unsupported expression in filter: {node!r}")
+        self.params.append(self._value(name, node) if name else node)
+        return "?"
+
+    def _cql(self, node: Any) -> str:
+        if isinstance(node, ast.And):
+            return f"({self._cql(node.lhs)} AND {self._cql(node.rhs)})"
+        if isinstance(node, ast.Or):
+            return f"({self._cql(node.lhs)} OR {self._cql(node.rhs)})"
+        if isinstance(node, ast.Not):
+            return f"(NOT {self._cql(node.sub_node)})"
+        if isinstance(node, ast.Include):
+            return "1" if not node.not_ else "0"
+        name = _attribute(getattr(node, "lhs", None))
+        if type(node) in COMPARE:
+            left = self._operand(node.lhs, None)
+            return f"({left} {COMPARE[type(node)]} {self._operand(node.rhs, name)})"
+        if isinstance(node, ast.Like):
+            left = self._operand(node.lhs, None)
+            pattern = (
+                node.pattern.replace(node.singlechar, "_")
+                if node.singlechar != "_"
+                else node.pattern
+            )
+            self.params.append(pattern)
+            op = "NOT LIKE" if node.not_ else "LIKE"
+            return f"({left} {op} ? ESCAPE '\\')"
+        if isinstance(node, ast.Between):
+            left = self._operand(node.lhs, None)
+            low, high = self._operand(node.low, name), self._operand(node.high, name)
+            return f"({left} {'NOT ' if node.not_ else ''}BETWEEN {low} AND {high})"
+        if isinstance(node, ast.In):
+            left = self._operand(node.lhs, None)
+            items = ", ".join(self._operand(v, name) for v in node.sub_nodes)
+            return f"({left} {'NOT ' if node.not_ else ''}IN ({items}))"
+        if isinstance(node, ast.IsNull):
+            return f"({self._operand(node.lhs, None)} IS {'NOT ' if node.not_ else ''}NULL)"
+        if isinstance(node, ast.BBox):
+            return self._spatial(
+                shapely.box(node.minx, node.miny, node.maxx, node.maxy), ast.GeometryIntersects
+            )
+        if type(node) in SPATIAL:
+            lhs, rhs = node.lhs, node.rhs
+            if not isinstance(lhs, ast.Attribute):
+                lhs, rhs = rhs, lhs
+            return self._spatial(_geometry(rhs), type(node))
+        raise QueryError(f"unsupported filter construct {type(node).__name__}")
+
+    def _sql(self, select: str, tail: str = "") -> tuple[str, list[Any]]:
+        where = f" WHERE {' AND '.join(self.where)}" if self.where else ""
+        return f'SELECT {select} FROM "{self.layer.table}" t{where}{tail}', list(self.params)
+
+    def _register(self) -> None:
+        tests = self.tests
+        decode = self.layer.wkb
+
+        def gp_test(index: int, blob: bytes | None) -> int:
+            if blob is None:
+                return 0
+            geom = shapely.from_wkb(decode(blob))
+            prep, fn = tests[index]
+            return int(fn(prep, geom))
+
+        self.layer.con.create_function("gp_test", 2, gp_test, deterministic=True)
+
+    def count(self) -> int:
+        """NumberMatched for the conditions."""
+        self._register()
+        sql, params = self._sql("count(*)")
+        return int(self.layer.con.execute(sql, params).fetchone()[0])
+
+    def page(self, offset: int, limit: int) -> list[tuple[Any, ...]]:
+        """One page of rows, in sort order then storage order."""
+        self._register()
+        order = ", ".join([*self.orders, "t.fid"])
+        sql, params = self._sql(self.layer.select_columns(), f" ORDER BY {order} LIMIT ? OFFSET ?")
+        return self.layer.con.execute(sql, [*params, limit, offset]).fetchall()
+
+
+def _attribute(node: Any) -> str | None:
+    if isinstance(node, ast.Attribute):
+        return str(node.name)
+    if isinstance(node, ast.Function) and node.arguments:
+        return _attribute(node.arguments[0])
+    return None
+
+
+def _geometry(value: Any) -> Any:
+    if isinstance(value, values.Geometry):
+        return shapely.geometry.shape(value.geometry)
+    if isinstance(value, values.Envelope):
+        return shapely.box(value.x1, value.y1, value.x2, value.y2)
+    raise QueryError(f"spatial predicate needs a geometry literal, got {value!r}")

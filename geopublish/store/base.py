@@ -1,0 +1,101 @@
+"""The store interface: stage a layer from batches, then publish it atomically.
+
+Both implementations (GeoPackage files, PostGIS tables) keep numbered versions per collection:
+``load`` writes a staging copy nobody serves, ``publish`` swaps it in as one atomic step and
+prunes old versions, ``rollback`` points the collection back at a kept version.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+
+META_TABLE = "geopublish_meta"
+HASH_COLUMN = "geopublish_hash"
+
+
+@dataclass(frozen=True)
+class LayerSchema:
+    """What the store needs to create a layer before the first batch arrives."""
+
+    collection: str
+    fields: dict[str, str]
+    geometry_type: str
+    storage_crs: str
+    id_column: str
+
+
+@dataclass
+class Staged:
+    """A fully written staging copy, not yet served."""
+
+    schema: LayerSchema
+    location: str
+    count: int = 0
+    bounds: tuple[float, float, float, float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Version:
+    """One published version of a collection."""
+
+    collection: str
+    number: int
+    location: str
+    meta: dict[str, Any]
+
+    @property
+    def current(self) -> bool:
+        """Whether this version is the one served."""
+        return bool(self.meta.get("current"))
+
+
+class Store(ABC):
+    """Where built layers live and how they are swapped in."""
+
+    kind: str
+
+    @abstractmethod
+    def load(self, schema: LayerSchema, batches: Iterator[gpd.GeoDataFrame]) -> Staged:
+        """Write every batch into a new staging copy."""
+
+    @abstractmethod
+    def publish(self, staged: Staged, meta: dict[str, Any]) -> Version:
+        """Index the staging copy, record ``meta`` and swap it in atomically."""
+
+    @abstractmethod
+    def discard(self, staged: Staged) -> None:
+        """Drop a staging copy that will not be published."""
+
+    @abstractmethod
+    def current(self, collection: str) -> Version | None:
+        """The served version, if any."""
+
+    @abstractmethod
+    def versions(self, collection: str) -> list[Version]:
+        """Kept versions, oldest first."""
+
+    @abstractmethod
+    def rollback(self, collection: str, number: int) -> Version:
+        """Serve kept version ``number`` again."""
+
+    @abstractmethod
+    def hashes(self, collection: str, number: int | None = None) -> dict[str, str]:
+        """Feature id -> content hash of a version (the current one by default)."""
+
+    @abstractmethod
+    def read(self, collection: str) -> gpd.GeoDataFrame:
+        """The whole current layer (inputs of derived layers)."""
+
+    @abstractmethod
+    def provider(self, collection: str) -> dict[str, Any]:
+        """The pygeoapi provider block serving the current version."""
+
+    @abstractmethod
+    def cleanup(self, collection: str) -> list[str]:
+        """Remove staging leftovers of killed builds; return what was removed."""

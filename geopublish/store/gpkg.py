@@ -1,0 +1,294 @@
+"""The embedded store: one GeoPackage file per published version of a collection.
+
+Layout under ``var/store/<collection>/``: ``v000007.gpkg`` files (never modified once
+published), ``current.gpkg`` a symlink to the served one, and ``.staging-*.gpkg`` while a build
+writes. Publishing is ``os.replace`` of the symlink: atomic, so a reader opens either the old
+or the new file, never a partial one, and a killed build leaves only a staging file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pyarrow as pa
+import pyogrio
+import shapely
+
+from geopublish.errors import StoreError
+from geopublish.store.base import HASH_COLUMN, META_TABLE, LayerSchema, Staged, Store, Version
+
+ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.string(),
+    "datetime": pa.string(),
+}
+VERSION = re.compile(r"^v(\d{6})\.gpkg$")
+PROVIDER = "geopublish.serve.provider.GeoPackageProvider"
+
+
+def gdal_crs(storage_crs: str) -> str:
+    """GeoPackage stores lon/lat in x/y order whatever the CRS says: CRS84 is EPSG:4326."""
+    return "EPSG:4326" if storage_crs.upper() in ("OGC:CRS84", "CRS84") else storage_crs
+
+
+def to_record_batch(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> pa.RecordBatch:
+    """One store batch in the fixed column order of ``schema``."""
+    arrays = [
+        pa.array(gdf[n].astype(object).where(gdf[n].notna(), None).tolist(), type=ARROW_TYPES[t])
+        for n, t in schema.fields.items()
+    ]
+    arrays.append(pa.array(gdf[HASH_COLUMN].tolist(), type=pa.string()))
+    arrays.append(pa.array(shapely.to_wkb(gdf.geometry.to_numpy(), output_dimension=2)))
+    return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema(schema))
+
+
+def arrow_schema(schema: LayerSchema) -> pa.Schema:
+    """Arrow schema of the stored table: declared fields, hash, WKB geometry."""
+    fields = [pa.field(n, ARROW_TYPES[t]) for n, t in schema.fields.items()]
+    fields.append(pa.field(HASH_COLUMN, pa.string()))
+    fields.append(pa.field("geom", pa.binary(), metadata={"ARROW:extension:name": "geoarrow.wkb"}))
+    return pa.schema(fields)
+
+
+class GeoPackageStore(Store):
+    """Versioned GeoPackage files with an atomic symlink swap."""
+
+    kind = "gpkg"
+
+    def __init__(self, root: Path, keep_versions: int = 5) -> None:
+        self.root = root
+        self.keep_versions = keep_versions
+
+    def folder(self, collection: str) -> Path:
+        """Folder of one collection's versions."""
+        return self.root / collection
+
+    def load(self, schema: LayerSchema, batches: Iterator[gpd.GeoDataFrame]) -> Staged:
+        """Stream every batch through one GDAL dataset into a staging GeoPackage."""
+        folder = self.folder(schema.collection)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f".staging-{os.getpid()}.gpkg"
+        path.unlink(missing_ok=True)
+        staged = Staged(schema, str(path))
+        minx = miny = float("inf")
+        maxx = maxy = float("-inf")
+
+        failure: list[BaseException] = []
+
+        def records() -> Iterator[pa.RecordBatch]:
+            nonlocal minx, miny, maxx, maxy
+            try:
+                for gdf in batches:
+                    if len(gdf) == 0:
+                        continue
+                    b = gdf.total_bounds
+                    minx, miny = min(minx, b[0]), min(miny, b[1])
+                    maxx, maxy = max(maxx, b[2]), max(maxy, b[3])
+                    staged.count += len(gdf)
+                    yield to_record_batch(gdf, schema)
+            except BaseException as exc:
+                # GDAL only sees "error while accessing batch": keep the real cause.
+                failure.append(exc)
+                raise
+
+        reader = pa.RecordBatchReader.from_batches(arrow_schema(schema), records())
+        try:
+            pyogrio.write_arrow(
+                reader,
+                str(path),
+                layer=schema.collection,
+                driver="GPKG",
+                geometry_name="geom",
+                geometry_type=schema.geometry_type,
+                crs=gdal_crs(schema.storage_crs),
+                layer_options={"FID": "fid", "SPATIAL_INDEX": "YES"},
+            )
+        except BaseException as exc:
+            path.unlink(missing_ok=True)
+            if failure and failure[0] is not exc:
+                raise failure[0] from None
+            raise
+        if staged.count:
+            staged.bounds = (minx, miny, maxx, maxy)
+        return staged
+
+    def publish(self, staged: Staged, meta: dict[str, Any]) -> Version:
+        """Index, record metadata, then swap the staging file in as the next version."""
+        path = Path(staged.location)
+        schema = staged.schema
+        folder = path.parent
+        with sqlite3.connect(path) as con:
+            table = f'"{schema.collection}"'
+            try:
+                con.execute(
+                    f'CREATE UNIQUE INDEX "{schema.collection}_id" ON {table}("{schema.id_column}")'
+                )
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(
+                    f"collection {schema.collection!r}: duplicate ids in {schema.id_column!r}"
+                ) from exc
+            con.execute(f"CREATE TABLE {META_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
+            con.executemany(
+                f"INSERT INTO {META_TABLE} VALUES (?, ?)",
+                [(k, json.dumps(v, ensure_ascii=False)) for k, v in meta.items()],
+            )
+            con.execute("ANALYZE")
+        con.close()
+        number = max([v.number for v in self.versions(schema.collection)], default=0) + 1
+        final = folder / f"v{number:06d}.gpkg"
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(path, final)
+        self._point(folder, final.name)
+        self._prune(schema.collection)
+        version = self.current(schema.collection)
+        assert version is not None
+        return version
+
+    def _point(self, folder: Path, target: str) -> None:
+        tmp = folder / f".current-{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        os.symlink(target, tmp)
+        os.replace(tmp, folder / "current.gpkg")
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _prune(self, collection: str) -> None:
+        versions = self.versions(collection)
+        for old in versions[: max(0, len(versions) - self.keep_versions)]:
+            if not old.current:
+                Path(old.location).unlink(missing_ok=True)
+
+    def discard(self, staged: Staged) -> None:
+        """Remove a staging file."""
+        Path(staged.location).unlink(missing_ok=True)
+
+    def current_path(self, collection: str) -> Path | None:
+        """The served file, resolved through the symlink."""
+        link = self.folder(collection) / "current.gpkg"
+        return link.resolve() if link.exists() else None
+
+    def _version(self, collection: str, path: Path, current: Path | None) -> Version:
+        meta = read_meta(path)
+        meta["current"] = path == current
+        match = VERSION.match(path.name)
+        assert match
+        return Version(collection, int(match.group(1)), str(path), meta)
+
+    def current(self, collection: str) -> Version | None:
+        """The served version, if any."""
+        path = self.current_path(collection)
+        return self._version(collection, path, path) if path else None
+
+    def versions(self, collection: str) -> list[Version]:
+        """Kept versions, oldest first."""
+        folder = self.folder(collection)
+        if not folder.is_dir():
+            return []
+        current = self.current_path(collection)
+        files = sorted(p for p in folder.iterdir() if VERSION.match(p.name))
+        return [self._version(collection, p, current) for p in files]
+
+    def rollback(self, collection: str, number: int) -> Version:
+        """Point ``current.gpkg`` at a kept version."""
+        kept = {v.number: v for v in self.versions(collection)}
+        if number not in kept:
+            raise StoreError(
+                f"collection {collection!r}: version {number} is not kept; kept: {sorted(kept)}"
+            )
+        self._point(self.folder(collection), Path(kept[number].location).name)
+        version = self.current(collection)
+        assert version is not None
+        return version
+
+    def hashes(self, collection: str, number: int | None = None) -> dict[str, str]:
+        """Feature id -> content hash of a version."""
+        version = (
+            self.current(collection)
+            if number is None
+            else next((v for v in self.versions(collection) if v.number == number), None)
+        )
+        if version is None:
+            return {}
+        id_column = version.meta["id_column"]
+        with closing_ro(Path(version.location)) as con:
+            rows = con.execute(
+                f'SELECT "{id_column}", {HASH_COLUMN} FROM "{collection}"'
+            ).fetchall()
+        return {str(i): h for i, h in rows}
+
+    def read(self, collection: str) -> gpd.GeoDataFrame:
+        """The whole current layer, without the store's own columns."""
+        path = self.current_path(collection)
+        if path is None:
+            raise StoreError(f"collection {collection!r} has not been built yet")
+        gdf = pyogrio.read_dataframe(path, layer=collection)
+        return gdf.drop(columns=[HASH_COLUMN], errors="ignore")
+
+    def provider(self, collection: str) -> dict[str, Any]:
+        """Pygeoapi provider block for geopublish's GeoPackage provider."""
+        version = self.current(collection)
+        if version is None:
+            raise StoreError(f"collection {collection!r} has not been built yet")
+        return {
+            "type": "feature",
+            "name": PROVIDER,
+            "data": str(self.folder(collection) / "current.gpkg"),
+            "id_field": version.meta["id_column"],
+            "table": collection,
+        }
+
+    def cleanup(self, collection: str) -> list[str]:
+        """Remove staging files whose writer process is gone."""
+        removed = []
+        folder = self.folder(collection)
+        for path in folder.glob(".staging-*.gpkg*") if folder.is_dir() else []:
+            pid = re.match(r"\.staging-(\d+)", path.name)
+            if pid and int(pid.group(1)) != os.getpid() and _alive(int(pid.group(1))):
+                continue
+            path.unlink(missing_ok=True)
+            removed.append(str(path))
+        for path in folder.glob(".current-*") if folder.is_dir() else []:
+            path.unlink(missing_ok=True)
+        return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+class closing_ro:  # noqa: N801
+    """Read-only, immutable connection to a published GeoPackage."""
+
+    def __init__(self, path: Path) -> None:
+        self.con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.con
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.close()
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """The ``geopublish_meta`` table of a published GeoPackage."""
+    with closing_ro(path) as con:
+        rows = con.execute(f"SELECT key, value FROM {META_TABLE}").fetchall()
+    return {k: json.loads(v) for k, v in rows}

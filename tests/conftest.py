@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from gpsupport import REPO, Server, cli_env, run_cli
 
 
 def _data_dir() -> Path:
@@ -24,3 +23,21 @@ def shared_data() -> Path:
             pytest.fail(reason + " and GEOPUBLISH_REQUIRE_DATA=1")
         pytest.skip(reason)
     return path
+
+
+@pytest.fixture(scope="session")
+def built(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The default catalogue built once, by the real CLI, into a private var/ folder."""
+    var = tmp_path_factory.mktemp("var")
+    env = cli_env(var, shared_data)
+    result = run_cli(env, "build")
+    assert result.returncode == 0, result.stderr
+    return {"var": var, "env": env, "stdout": result.stdout}
+
+
+@pytest.fixture(scope="session")
+def api(built: dict):
+    """A live API over the built default catalogue."""
+    server = Server(built["env"])
+    yield server.url
+    server.stop()

@@ -44,6 +44,7 @@ class Group(click.Group):
     """Turns geopublish errors into one-line messages and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> object:
+        """Run the command; geopublish errors become one line each and exit 1."""
         try:
             return super().invoke(ctx)
         except GeopublishError as exc:

@@ -32,6 +32,14 @@ def crs_uri(value: str) -> str:
     return f"http://www.opengis.net/def/crs/{authority.upper()}/0/{code}"
 
 
+def _relative(provider: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Store paths under the project folder are written relative, so the file is portable."""
+    data = Path(str(provider.get("data", "")))
+    if data.is_absolute() and data.is_relative_to(root):
+        provider = {**provider, "data": str(data.relative_to(root))}
+    return provider
+
+
 def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> dict[str, Any]:
     """One pygeoapi collection serving a vector layer."""
     version = store.current(spec.cid)
@@ -43,7 +51,7 @@ def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> 
     if CRS84_URI not in offered:
         offered.insert(0, CRS84_URI)
     provider = {
-        **store.provider(spec.cid),
+        **_relative(store.provider(spec.cid), settings.project_dir),
         "storage_crs": crs_uri(spec.crs.storage),
         "crs": offered,
     }
@@ -76,9 +84,7 @@ def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> 
             },
         )
     description = (
-        f"{spec.description.strip()}\n\nSource : {spec.attribution}. "
-        f"Licence : {spec.licence.name}. Version {version.number} publiée le {meta['built_at']} "
-        f"({meta['count']} entités)."
+        f"{spec.description.strip()}\n\nSource : {spec.attribution}. Licence : {spec.licence.name}."
     )
     return {
         "type": "collection",

@@ -46,6 +46,7 @@ def environment(settings: Settings) -> dict[str, str]:
 def serve(settings: Settings, *, pidfile: str | None = None) -> None:
     """Serve until stopped; SIGHUP re-reads the configuration in fresh workers."""
     os.environ.update(environment(settings))
+    os.chdir(settings.project_dir)  # store paths in the generated config are relative to it
     options = {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.workers,

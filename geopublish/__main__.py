@@ -1,0 +1,5 @@
+"""``python -m geopublish``."""
+
+from geopublish.cli.main import main
+
+main()

@@ -324,5 +324,8 @@ class CollectionSpec(Strict):
 
     @property
     def is_raster(self) -> bool:
-        """Served as a coverage, not as features."""
-        return self.source.kind == "raster"
+        """Served as a coverage, not as features (raster sources and hillshades)."""
+        derived = self.source.derived
+        return self.source.kind == "raster" or (
+            derived is not None and derived.operation == "hillshade"
+        )

@@ -44,6 +44,14 @@ def progress_factory(
 def summarise(outcome: Outcome) -> None:
     """One line per collection."""
     for cid, report in outcome.reports.items():
+        if "raster" in report:
+            out = report["raster"]["output"]
+            click.echo(
+                f"{cid}: {report['outcome']} v{report.get('version', '-')}: raster "
+                f"{out['width']}x{out['height']} {out['crs']}, COG valid "
+                f"{report['raster']['cog_valid']} ({report['duration_s']:.1f} s)"
+            )
+            continue
         f = report["features"]
         dropped = sum(f["dropped"].values())
         click.echo(

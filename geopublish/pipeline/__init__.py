@@ -9,13 +9,16 @@ from typing import Any
 import pyproj
 
 from geopublish.catalog.models import CollectionSpec
-from geopublish.errors import GeopublishError, ValidationFailed
+from geopublish.errors import ValidationFailed
+from geopublish.pipeline.features import plan_schema, stage_features
+from geopublish.pipeline.kinds import derived_plan, gtfs_plan, vector_plan
+from geopublish.pipeline.raster import run_raster
 from geopublish.pipeline.report import Report
-from geopublish.pipeline.vector import build_vector
 from geopublish.refresh.lock import layer_lock
 from geopublish.settings import Settings
 from geopublish.source.resolve import fingerprint_files
 from geopublish.store import Store
+from geopublish.store.raster import RasterStore
 from geopublish.validate import enforce, evaluate
 
 LOG = logging.getLogger("geopublish.pipeline")
@@ -25,9 +28,7 @@ def lonlat_bbox(bounds: tuple[float, ...] | None, storage: str) -> list[float] |
     """Bounds in the storage CRS as a CRS84 bbox."""
     if bounds is None:
         return None
-    to84 = pyproj.Transformer.from_crs(
-        storage if storage != "OGC:CRS84" else "OGC:CRS84", "OGC:CRS84", always_xy=True
-    )
+    to84 = pyproj.Transformer.from_crs(storage, "OGC:CRS84", always_xy=True)
     return [round(v, 7) for v in to84.transform_bounds(*bounds, densify_pts=11)]
 
 
@@ -49,32 +50,59 @@ def run_collection(
     report = Report(cid, trigger)
     try:
         with layer_lock(settings.var_dir / "locks", cid):
-            removed = store.cleanup(cid)
-            if removed:
-                report.data["notes"].append(f"removed {len(removed)} leftover staging file(s)")
-            staged, parts, total = build_vector(spec, settings, store, report.stats, progress)
-            on_total(total)
-            report.data["source"] = {
-                "parts": [p.origin for p in parts],
-                "fingerprint": fingerprint_files(sorted({p.file for p in parts})),
-            }
-            try:
-                _finish(spec, store, staged, report, force)
-            except BaseException:
-                store.discard(staged)
-                raise
+            if spec.is_raster:
+                rasters = RasterStore(settings.store_dir, settings.keep_versions)
+                rasters.files.cleanup(cid)
+                run_raster(spec, settings, rasters, report, force)
+            else:
+                _run_features(spec, settings, store, report, force, progress, on_total)
     except ValidationFailed as exc:
         report.data["gates"] = exc.findings
         report.finish("refused", str(exc))
         report.write(settings.reports_dir)
         raise
-    except GeopublishError as exc:
-        report.finish("failed", str(exc))
+    except Exception as exc:
+        report.finish("failed", str(exc) or type(exc).__name__)
         report.write(settings.reports_dir)
         raise
     report.finish("published")
     report.write(settings.reports_dir)
     return report.data
+
+
+def _run_features(
+    spec: CollectionSpec,
+    settings: Settings,
+    store: Store,
+    report: Report,
+    force: bool,
+    progress: Callable[[int], None],
+    on_total: Callable[[int], None],
+) -> None:
+    cid = spec.cid
+    removed = store.cleanup(cid)
+    if removed:
+        report.data["notes"].append(f"removed {len(removed)} leftover staging file(s)")
+    kind = spec.source.kind
+    if kind == "gtfs":
+        plan = gtfs_plan(spec, settings, report.stats)
+    elif kind == "derived":
+        plan = derived_plan(spec, settings, store)
+    else:
+        plan = vector_plan(spec, settings, report.stats)
+    on_total(plan.total)
+    report.data.update(plan.notes)
+    report.data["source"] = {
+        "parts": [p.origin for p in plan.parts],
+        "fingerprint": fingerprint_files(sorted({p.file for p in plan.parts})),
+    }
+    schema = plan_schema(spec, plan.columns, plan.geometry)
+    staged = stage_features(spec, store, schema, plan.frames, report.stats, progress)
+    try:
+        _finish(spec, store, staged, report, force)
+    except BaseException:
+        store.discard(staged)
+        raise
 
 
 def _finish(spec: CollectionSpec, store: Store, staged: Any, report: Report, force: bool) -> None:

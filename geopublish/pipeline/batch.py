@@ -70,6 +70,9 @@ def build_many(
             )
         except (GeopublishError, ValidationFailed) as exc:
             outcome.errors[spec.cid] = str(exc)
+        except Exception as exc:  # a bug in one layer must not stop the others
+            LOG.exception("%s: unexpected error", spec.cid)
+            outcome.errors[spec.cid] = f"collection {spec.cid!r}: internal error: {exc!r}"
         finally:
             done()
     return outcome

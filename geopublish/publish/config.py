@@ -15,8 +15,10 @@ import yaml
 
 from geopublish.catalog.models import CollectionSpec
 from geopublish.errors import PublishError
+from geopublish.publish.coverages import coverage_resource
 from geopublish.settings import Settings
 from geopublish.store import Store
+from geopublish.store.raster import RasterStore
 
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
@@ -103,6 +105,32 @@ def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> 
     }
 
 
+def raster_resource(spec: CollectionSpec, rasters: RasterStore, settings: Settings) -> dict:
+    """One pygeoapi coverage collection serving the current COG of a raster layer."""
+    options = spec.source.raster
+    resource = coverage_resource(
+        rasters.files.link(spec.cid),
+        title=spec.title,
+        description=f"{spec.description.strip()}\n\nSource : {spec.attribution}. "
+        f"Licence : {spec.licence.name}.",
+        keywords=spec.keywords,
+        licence_url=spec.licence.url,
+        band_names=options.band_names,
+        units=options.units,
+    )
+    resource["links"] = [
+        *resource.get("links", []),
+        {
+            "type": "application/json",
+            "rel": "describedby",
+            "title": "Build report (JSON)",
+            "href": f"{settings.public_url}/reports/{spec.cid}",
+        },
+    ]
+    resource["providers"] = [_relative(p, settings.project_dir) for p in resource["providers"]]
+    return resource
+
+
 def build_config(specs: list[CollectionSpec], store: Store, settings: Settings) -> dict[str, Any]:
     """The whole pygeoapi configuration, as a dict."""
     service_path = settings.config_dir / "service.yml"
@@ -120,10 +148,13 @@ def build_config(specs: list[CollectionSpec], store: Store, settings: Settings) 
         **service.get("server", {}),
     }
     resources: dict[str, Any] = {}
+    rasters = RasterStore(settings.store_dir, settings.keep_versions)
     for spec in specs:
-        if store.current(spec.cid) is None:
-            continue
-        resources[spec.cid] = feature_resource(spec, store, settings)
+        if spec.is_raster:
+            if rasters.files.current(spec.cid) is not None:
+                resources[spec.cid] = raster_resource(spec, rasters, settings)
+        elif store.current(spec.cid) is not None:
+            resources[spec.cid] = feature_resource(spec, store, settings)
     return {
         "server": server,
         "logging": service.get("logging", {"level": "WARNING"}),

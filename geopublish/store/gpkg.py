@@ -9,8 +9,6 @@ or the new file, never a partial one, and a killed build leaves only a staging f
 from __future__ import annotations
 
 import json
-import os
-import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ import shapely
 
 from geopublish.errors import StoreError
 from geopublish.store.base import HASH_COLUMN, META_TABLE, LayerSchema, Staged, Store, Version
+from geopublish.store.files import VersionedFiles
 
 ARROW_TYPES = {
     "string": pa.string(),
@@ -32,7 +31,6 @@ ARROW_TYPES = {
     "date": pa.string(),
     "datetime": pa.string(),
 }
-VERSION = re.compile(r"^v(\d{6})\.gpkg$")
 PROVIDER = "geopublish.serve.provider.GeoPackageProvider"
 
 
@@ -66,19 +64,15 @@ class GeoPackageStore(Store):
     kind = "gpkg"
 
     def __init__(self, root: Path, keep_versions: int = 5) -> None:
-        self.root = root
-        self.keep_versions = keep_versions
+        self.files = VersionedFiles(root, ".gpkg", keep_versions)
 
     def folder(self, collection: str) -> Path:
         """Folder of one collection's versions."""
-        return self.root / collection
+        return self.files.folder(collection)
 
     def load(self, schema: LayerSchema, batches: Iterator[gpd.GeoDataFrame]) -> Staged:
         """Stream every batch through one GDAL dataset into a staging GeoPackage."""
-        folder = self.folder(schema.collection)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f".staging-{os.getpid()}.gpkg"
-        path.unlink(missing_ok=True)
+        path = self.files.staging(schema.collection)
         staged = Staged(schema, str(path))
         minx = miny = float("inf")
         maxx = maxy = float("-inf")
@@ -126,7 +120,6 @@ class GeoPackageStore(Store):
         """Index, record metadata, then swap the staging file in as the next version."""
         path = Path(staged.location)
         schema = staged.schema
-        folder = path.parent
         with sqlite3.connect(path) as con:
             table = f'"{schema.collection}"'
             try:
@@ -144,33 +137,10 @@ class GeoPackageStore(Store):
             )
             con.execute("ANALYZE")
         con.close()
-        number = max([v.number for v in self.versions(schema.collection)], default=0) + 1
-        final = folder / f"v{number:06d}.gpkg"
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(path, final)
-        self._point(folder, final.name)
-        self._prune(schema.collection)
+        self.files.publish(schema.collection, path)
         version = self.current(schema.collection)
         assert version is not None
         return version
-
-    def _point(self, folder: Path, target: str) -> None:
-        tmp = folder / f".current-{os.getpid()}"
-        tmp.unlink(missing_ok=True)
-        os.symlink(target, tmp)
-        os.replace(tmp, folder / "current.gpkg")
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def _prune(self, collection: str) -> None:
-        versions = self.versions(collection)
-        for old in versions[: max(0, len(versions) - self.keep_versions)]:
-            if not old.current:
-                Path(old.location).unlink(missing_ok=True)
 
     def discard(self, staged: Staged) -> None:
         """Remove a staging file."""
@@ -178,15 +148,12 @@ class GeoPackageStore(Store):
 
     def current_path(self, collection: str) -> Path | None:
         """The served file, resolved through the symlink."""
-        link = self.folder(collection) / "current.gpkg"
-        return link.resolve() if link.exists() else None
+        return self.files.current(collection)
 
     def _version(self, collection: str, path: Path, current: Path | None) -> Version:
         meta = read_meta(path)
         meta["current"] = path == current
-        match = VERSION.match(path.name)
-        assert match
-        return Version(collection, int(match.group(1)), str(path), meta)
+        return Version(collection, int(path.stem[1:]), str(path), meta)
 
     def current(self, collection: str) -> Version | None:
         """The served version, if any."""
@@ -195,12 +162,8 @@ class GeoPackageStore(Store):
 
     def versions(self, collection: str) -> list[Version]:
         """Kept versions, oldest first."""
-        folder = self.folder(collection)
-        if not folder.is_dir():
-            return []
         current = self.current_path(collection)
-        files = sorted(p for p in folder.iterdir() if VERSION.match(p.name))
-        return [self._version(collection, p, current) for p in files]
+        return [self._version(collection, p, current) for _, p in self.files.numbered(collection)]
 
     def rollback(self, collection: str, number: int) -> Version:
         """Point ``current.gpkg`` at a kept version."""
@@ -209,7 +172,7 @@ class GeoPackageStore(Store):
             raise StoreError(
                 f"collection {collection!r}: version {number} is not kept; kept: {sorted(kept)}"
             )
-        self._point(self.folder(collection), Path(kept[number].location).name)
+        self.files.point(collection, Path(kept[number].location).name)
         version = self.current(collection)
         assert version is not None
         return version
@@ -246,32 +209,14 @@ class GeoPackageStore(Store):
         return {
             "type": "feature",
             "name": PROVIDER,
-            "data": str(self.folder(collection) / "current.gpkg"),
+            "data": str(self.files.link(collection)),
             "id_field": version.meta["id_column"],
             "table": collection,
         }
 
     def cleanup(self, collection: str) -> list[str]:
         """Remove staging files whose writer process is gone."""
-        removed = []
-        folder = self.folder(collection)
-        for path in folder.glob(".staging-*.gpkg*") if folder.is_dir() else []:
-            pid = re.match(r"\.staging-(\d+)", path.name)
-            if pid and int(pid.group(1)) != os.getpid() and _alive(int(pid.group(1))):
-                continue
-            path.unlink(missing_ok=True)
-            removed.append(str(path))
-        for path in folder.glob(".current-*") if folder.is_dir() else []:
-            path.unlink(missing_ok=True)
-        return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+        return self.files.cleanup(collection)
 
 
 class closing_ro:  # noqa: N801

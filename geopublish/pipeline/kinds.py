@@ -1,0 +1,148 @@
+"""Where each source kind's frames come from: files, GTFS feeds, or built collections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pyproj
+
+from geopublish.catalog.models import CollectionSpec, Part
+from geopublish.errors import CatalogError
+from geopublish.normalise.boundaries import derive_departements, derive_epci, simplify_coverage
+from geopublish.normalise.gtfs import derive_routes, derive_stops, read_feed
+from geopublish.pipeline.features import Frames
+from geopublish.settings import Settings
+from geopublish.source import Resolved, resolve_part
+from geopublish.source.vector import iter_batches, layer_info
+from geopublish.store import Store
+
+
+class Plan:
+    """A kind's inputs: resolved files, columns for the schema, and the frames themselves."""
+
+    def __init__(
+        self,
+        parts: list[Resolved],
+        columns: dict[str, str],
+        geometry: str | None,
+        total: int,
+        frames: Frames,
+        notes: dict[str, Any] | None = None,
+    ) -> None:
+        self.parts = parts
+        self.columns = columns
+        self.geometry = geometry
+        self.total = total
+        self.frames = frames
+        self.notes = notes or {}
+
+
+def vector_plan(spec: CollectionSpec, settings: Settings, stats: dict) -> Plan:
+    """Files read in batches."""
+    cid = spec.cid
+    parts = [resolve_part(p, settings, cid) for p in spec.source.parts]
+    infos = [layer_info(p, spec.source, cid) for p in parts]
+    total = sum(max(int(i.get("features") or 0), 0) for i in infos)
+    first = infos[0]
+    columns = {str(n): str(t) for n, t in zip(first["fields"], first["dtypes"], strict=True)}
+
+    def frames() -> Frames:
+        for part in parts:
+            for gdf in iter_batches(part, spec.source, cid, settings.batch_size, stats):
+                yield part.origin, gdf
+
+    return Plan(parts, columns, first.get("geometry_type"), total, frames())
+
+
+def _network(spec: CollectionSpec, part: Part, resolved: Resolved) -> str:
+    assert spec.source.gtfs is not None
+    names = spec.source.gtfs.networks
+    for key in (part.path, part.url):
+        if key and key in names:
+            return names[key]
+    return resolved.file.stem
+
+
+def gtfs_plan(spec: CollectionSpec, settings: Settings, stats: dict) -> Plan:
+    """One derived GTFS layer per feed, merged; each feed's report kept."""
+    assert spec.source.gtfs is not None
+    cid, kind = spec.cid, spec.source.gtfs.layer
+    derive = derive_stops if kind == "stops" else derive_routes
+    resolved, layers, reports = [], [], {}
+    for part in spec.source.parts:
+        feed_file = resolve_feed(part, settings, cid)
+        network = _network(spec, part, feed_file)
+        feed, feed_report = read_feed(feed_file.file, collection=cid, network=network)
+        gdf, layer_report = derive(feed, collection=cid, network=network)
+        reports[network] = {"feed": feed_report, "layer": layer_report}
+        resolved.append(feed_file)
+        layers.append((feed_file.origin, gdf))
+    columns = {n: str(t) for n, t in layers[0][1].dtypes.items()}
+    total = sum(len(g) for _, g in layers)
+    return Plan(
+        resolved,
+        columns,
+        layers[0][1].geom_type.iloc[0] if total else None,
+        total,
+        iter(layers),
+        {"gtfs": reports},
+    )
+
+
+def resolve_feed(part: Part, settings: Settings, cid: str) -> Resolved:
+    """A GTFS feed is a zip file or a folder of .txt files."""
+    if part.path and not part.url:
+        folder = Path(part.path)
+        folder = folder if folder.is_absolute() else settings.source_root / folder
+        if folder.is_dir():
+            return Resolved(folder, str(folder), str(folder))
+    return resolve_part(part, settings, cid)
+
+
+def derived_plan(spec: CollectionSpec, settings: Settings, store: Store) -> Plan:
+    """A layer computed from another built collection."""
+    derived = spec.source.derived
+    assert derived is not None
+    cid = spec.cid
+    source = store.read(derived.from_collection)
+    refs = {k: _reference(v, settings, cid) for k, v in spec.source.reference.items()}
+    notes: dict[str, Any] = {}
+    if derived.operation == "epci":
+        missing = sorted({"epci", "communes"} - set(refs))
+        if missing:
+            raise CatalogError(f"collection {cid!r}: source.reference needs {missing}")
+        gdf, notes["derivation"] = derive_epci(
+            source, refs["epci"].file, refs["communes"].file, collection=cid
+        )
+    elif derived.operation == "departements":
+        reference = store.read(derived.reference) if derived.reference else None
+        gdf, notes["derivation"] = derive_departements(source, collection=cid, reference=reference)
+    elif derived.operation == "simplify":
+        if derived.tolerance is None:
+            raise CatalogError(f"collection {cid!r}: source.derived.tolerance is required")
+        storage = pyproj.CRS(spec.crs.storage)
+        metric = pyproj.CRS("EPSG:2154") if storage.is_geographic else storage
+        gdf, notes["derivation"] = simplify_coverage(
+            source.to_crs(metric), derived.tolerance, collection=cid
+        )
+    else:
+        raise CatalogError(
+            f"collection {cid!r}: operation {derived.operation!r} makes a raster, not features"
+        )
+    gdf = gpd.GeoDataFrame(gdf)
+    columns = {n: str(t) for n, t in gdf.dtypes.items()}
+    origin = f"collection {derived.from_collection}"
+    return Plan(
+        list(refs.values()),
+        columns,
+        gdf.geom_type.iloc[0] if len(gdf) else None,
+        len(gdf),
+        iter([(origin, gdf)]),
+        notes,
+    )
+
+
+def _reference(path: str, settings: Settings, cid: str) -> Resolved:
+    return resolve_part(Part(path=path), settings, cid)

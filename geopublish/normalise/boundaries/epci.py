@@ -114,6 +114,10 @@ def derive_epci(
         "coverage_valid": valid,
         "partial_skipped": {"count": len(skipped), "codes": skipped},
         "unplaced_communes": reconciled["unplaced"],
+        "reconciled_codes": {
+            "remapped": reconciled["remapped"],
+            "via_former_code": reconciled.get("via_former_code", {}),
+        },
         "communes_outside_epci": sorted(c for c in present if c not in epci_of),
     }
     return built, report

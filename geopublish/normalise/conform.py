@@ -110,7 +110,7 @@ def cast(raw: pd.Series, field: OutputField, stats: dict) -> pd.Series:
         parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
         retry = parsed.isna() & text.notna()
         if retry.any():
-            for fmt in ("%Y%m%d", "%d/%m/%Y", "%d/%m/%Y %H:%M:%S"):
+            for fmt in ("%Y%m%d", "%d/%m/%Y", "%d/%m/%y", "%d/%m/%Y %H:%M:%S"):
                 again = pd.to_datetime(text[retry], errors="coerce", format=fmt, utc=True)
                 parsed[retry] = again
                 retry = parsed.isna() & text.notna()

@@ -29,8 +29,12 @@ def report(built: dict, cid: str) -> dict:
 
 
 def test_epci_are_built_when_all_members_are_present(shared_data, built):
-    epcis = json.loads((shared_data / "admin_reference_decoupage_administratif/epci.json").read_text())
-    ref = json.loads((shared_data / "admin_reference_decoupage_administratif/communes.json").read_text())
+    epcis = json.loads(
+        (shared_data / "admin_reference_decoupage_administratif/epci.json").read_text()
+    )
+    ref = json.loads(
+        (shared_data / "admin_reference_decoupage_administratif/communes.json").read_text()
+    )
     current = {c["code"] for c in ref if c["type"] == "commune-actuelle"}
     to_current = {c["code"]: c.get("chefLieu") for c in ref if c["type"] != "commune-actuelle"}
     for c in ref:
@@ -38,8 +42,7 @@ def test_epci_are_built_when_all_members_are_present(shared_data, built):
             to_current.setdefault(old, c["code"])
     shared = set(layer(built, "communes").code)
     placed = {code if code in current else to_current.get(code) for code in shared} - {None}
-    expected = {e["code"] for e in epcis
-                if {m["code"] for m in e["membres"]} <= placed}
+    expected = {e["code"] for e in epcis if {m["code"] for m in e["membres"]} <= placed}
     got = layer(built, "epci")
     assert set(got.code) == expected and len(expected) == 83
     assert report(built, "epci")["derivation"]["unplaced_communes"] == []
@@ -48,7 +51,9 @@ def test_epci_are_built_when_all_members_are_present(shared_data, built):
 def test_epci_area_equals_the_sum_of_its_members(shared_data, built):
     epci = layer(built, "epci").to_crs(2154).set_index("code")
     communes = layer(built, "communes").to_crs(2154).set_index("code")
-    epcis = json.loads((shared_data / "admin_reference_decoupage_administratif/epci.json").read_text())
+    epcis = json.loads(
+        (shared_data / "admin_reference_decoupage_administratif/epci.json").read_text()
+    )
     toulouse = next(e for e in epcis if e["nom"] == "Toulouse Métropole")
     members = [m["code"] for m in toulouse["membres"]]
     total = communes.loc[members].area.sum()
@@ -69,8 +74,13 @@ def overlap_and_gap(geoms: np.ndarray) -> tuple[float, float]:
         if i < j:
             overlap += shapely.intersection(geoms[i], geoms[j]).area
     union = shapely.union_all(geoms)
-    holes = shapely.union_all([shapely.Polygon(r) for p in shapely.get_parts(union)
-                               for r in p.interiors]) if union.geom_type else None
+    holes = (
+        shapely.union_all(
+            [shapely.Polygon(r) for p in shapely.get_parts(union) for r in p.interiors]
+        )
+        if union.geom_type
+        else None
+    )
     return overlap, 0.0 if holes is None or holes.is_empty else holes.area
 
 
@@ -104,8 +114,9 @@ def test_dem_is_a_valid_cog_in_lambert93(built):
 def test_coverage_bbox_request_matches_request_and_source(shared_data, api):
     bbox = (3.6, 44.0, 3.8, 44.2)
     url = f"{api}/collections/dem_cevennes/coverage"
-    response = requests.get(url, params={"bbox": ",".join(map(str, bbox)), "f": "GTiff"},
-                            timeout=60)
+    response = requests.get(
+        url, params={"bbox": ",".join(map(str, bbox)), "f": "GTiff"}, timeout=60
+    )
     assert response.status_code == 200
     with rasterio.MemoryFile(response.content) as mem, mem.open() as got:
         assert got.crs.to_epsg() == 2154
@@ -115,7 +126,7 @@ def test_coverage_bbox_request_matches_request_and_source(shared_data, api):
         res = got.res[0]
         assert abs(got.bounds.left - x0) <= 2 * res and abs(got.bounds.top - y1) <= 2 * res
         assert abs(got.bounds.right - x1) <= 2 * res and abs(got.bounds.bottom - y0) <= 2 * res
-        rows, cols = np.mgrid[10:got.height - 10:40, 10:got.width - 10:40]
+        rows, cols = np.mgrid[10 : got.height - 10 : 40, 10 : got.width - 10 : 40]
         xs, ys = rasterio.transform.xy(got.transform, rows.ravel(), cols.ravel())
         served = got.read(1)[rows.ravel(), cols.ravel()].astype(float)
     with rasterio.open(shared_data / DEM) as src:
@@ -126,8 +137,9 @@ def test_coverage_bbox_request_matches_request_and_source(shared_data, api):
 
 
 def test_coverage_schema_describes_the_band(api):
-    schema = requests.get(f"{api}/collections/dem_cevennes/schema", params={"f": "json"},
-                          timeout=30).json()
+    schema = requests.get(
+        f"{api}/collections/dem_cevennes/schema", params={"f": "json"}, timeout=30
+    ).json()
     assert schema["properties"]["1"]["type"] == "integer"
 
 
@@ -135,15 +147,24 @@ def test_raster_without_georeferencing_fails_and_publishes_nothing(shared_data, 
     bad = tmp_path / "nogeo.tif"
     with rasterio.open(shared_data / DEM) as src:
         data = src.read(1)
-    with rasterio.open(bad, "w", driver="GTiff", width=data.shape[1], height=data.shape[0],
-                       count=1, dtype=data.dtype) as dst:
+    with rasterio.open(
+        bad,
+        "w",
+        driver="GTiff",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype,
+    ) as dst:
         dst.write(data, 1)
     spec = yaml.safe_load((REPO / "collections/backgrounds/dem_cevennes.yml").read_text())
     spec["source"]["parts"] = [{"path": str(bad)}]
     folder = tmp_path / "collections/backgrounds"
     folder.mkdir(parents=True)
     (folder / "dem.yml").write_text(yaml.safe_dump(spec, allow_unicode=True))
-    env = cli_env(tmp_path / "var", shared_data, GEOPUBLISH_COLLECTIONS_DIR=str(tmp_path / "collections"))
+    env = cli_env(
+        tmp_path / "var", shared_data, GEOPUBLISH_COLLECTIONS_DIR=str(tmp_path / "collections")
+    )
     result = run_cli(env, "build", "dem")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

@@ -107,3 +107,50 @@ def test_two_builds_give_identical_ids_and_features(built, tmp_path):
     assert list(before.parc_id) == list(after.parc_id)
     assert before.drop(columns="geometry").equals(after.drop(columns="geometry"))
     assert all(shapely.equals_exact(before.geometry.values, after.geometry.values, 0))
+
+
+def test_latin1_csv_with_dbf_headers_and_decimal_commas(shared_data, built):
+    raw = (
+        (
+            shared_data / "montpellier_opendata/VilleMTP_MTP_ParkingOuvrage/"
+            "VilleMTP_MTP_ParkingOuv.csv"
+        )
+        .read_bytes()
+        .decode("latin-1")
+        .splitlines()
+    )
+    first = raw[1].split(",")
+    gdf = layer_frame(built, "car_parks_montpellier")
+    assert len(gdf) == len(raw) - 1 == 22
+    row = gdf.set_index("id").loc["7-Foch Préfecture"]
+    assert row["places"] == 685 and row["domanialite"] == "Public"
+    arc = gdf.set_index("parking_id").loc[int(first[0])]
+    x = float(raw[1].split('"')[1].replace(",", "."))
+    assert abs(arc.geometry.x - x) < 1e-6  # EPSG:4171 -> CRS84 keeps lon/lat to the micro-degree
+    assert arc["debut_contrat"] == "2008-01-01"  # "01/01/08"
+
+
+def test_repeated_source_ids_are_an_error_not_an_overwrite(shared_data, tmp_path):
+    import yaml
+    from gpsupport import REPO, cli_env, run_cli
+
+    spec = yaml.safe_load((REPO / "collections/transport/car_parks_montpellier.yml").read_text())
+    spec["feature_id"] = {"fields": ["parking_id"]}
+    folder = tmp_path / "collections/t"
+    folder.mkdir(parents=True)
+    (folder / "parks.yml").write_text(yaml.safe_dump(spec, allow_unicode=True))
+    env = cli_env(
+        tmp_path / "var", shared_data, GEOPUBLISH_COLLECTIONS_DIR=str(tmp_path / "collections")
+    )
+    result = run_cli(env, "build")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: collection 'parks': feature id '11' occurs more than once (5 repeated id(s)) in "
+        "field(s) ['parking_id']; ids must be unique: choose other feature_id.fields or declare "
+        "`dedupe`"
+    ]
+    assert not (tmp_path / "var/store/parks/current.gpkg").exists()
+
+
+def layer_frame(built: dict, cid: str):
+    return pyogrio.read_dataframe(built["var"] / f"store/{cid}/current.gpkg", layer=cid)

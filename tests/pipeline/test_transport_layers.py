@@ -49,13 +49,17 @@ def usable_stops(data: Path, feed: str) -> dict[str, tuple[float, float]]:
 
 
 def items(api: str, cid: str, **params: object) -> dict:
-    return requests.get(f"{api}/collections/{cid}/items",
-                        params={"f": "json", "limit": 10000, **params}, timeout=60).json()
+    return requests.get(
+        f"{api}/collections/{cid}/items", params={"f": "json", "limit": 10000, **params}, timeout=60
+    ).json()
 
 
 def test_every_stop_with_valid_coordinates_is_published_once(shared_data, api):
-    expected = {f"{net}:{sid}": xy for net, feed in FEEDS.items()
-                for sid, xy in usable_stops(shared_data, feed).items()}
+    expected = {
+        f"{net}:{sid}": xy
+        for net, feed in FEEDS.items()
+        for sid, xy in usable_stops(shared_data, feed).items()
+    }
     body = items(api, "transport_stops")
     got = {f["id"]: f["geometry"]["coordinates"] for f in body["features"]}
     assert body["numberMatched"] == len(expected) == len(got) == 6026
@@ -88,8 +92,11 @@ def test_stops_bbox_around_cairns_and_feature_by_id(shared_data, api):
     body = items(api, "transport_stops", bbox="145.0,-17.5,146.5,-16.0")
     assert {f["id"] for f in body["features"]} == {f"translink_cairns:{s}" for s in cairns}
     some = next(iter(cairns))
-    one = requests.get(f"{api}/collections/transport_stops/items/translink_cairns:{some}",
-                       params={"f": "json"}, timeout=30)
+    one = requests.get(
+        f"{api}/collections/transport_stops/items/translink_cairns:{some}",
+        params={"f": "json"},
+        timeout=30,
+    )
     assert one.status_code == 200
     assert one.json()["properties"]["stop_id"] == some
 
@@ -102,8 +109,9 @@ def test_service_levels_follow_calendars(built):
     assert report["gtfs"]["translink_cairns"]["feed"]["service_date"] == "2014-05-27"
     import pyogrio
 
-    gdf = pyogrio.read_dataframe(built["var"] / "store/transport_routes/current.gpkg",
-                                 layer="transport_routes")
+    gdf = pyogrio.read_dataframe(
+        built["var"] / "store/transport_routes/current.gpkg", layer="transport_routes"
+    )
     cairns = gdf[gdf.network == "translink_cairns"]
     assert cairns.trips_per_day.notna().all() and cairns.trips_per_day.sum() > 0
     assert gdf[gdf.network == "tisseo_centre"].trips_per_day.isna().all()

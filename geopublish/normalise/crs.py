@@ -34,7 +34,8 @@ def short_name(crs: pyproj.CRS) -> str:
 def _lonlat_bounds(bounds: tuple[float, ...], crs: pyproj.CRS) -> tuple[float, ...] | None:
     try:
         to_lonlat = pyproj.Transformer.from_crs(crs, "OGC:CRS84", always_xy=True)
-        out = to_lonlat.transform_bounds(*bounds, densify_pts=5)
+        minx, miny, maxx, maxy = bounds
+        out = to_lonlat.transform_bounds(minx, miny, maxx, maxy, densify_pts=5)
     except (CRSError, pyproj.exceptions.ProjError):
         return None
     return out if all(math.isfinite(v) for v in out) else None

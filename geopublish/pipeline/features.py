@@ -36,8 +36,9 @@ def plan_schema(
     spec: CollectionSpec, columns: dict[str, str], observed_geometry: str | None
 ) -> LayerSchema:
     """Stored columns: declared by ``conform``, else the source's own (name -> dtype)."""
+    fields: dict[str, str]
     if spec.conform is not None:
-        fields = {f.name: f.type for f in spec.conform.fields}
+        fields = {f.name: str(f.type) for f in spec.conform.fields}
     else:
         fields = {n: declared_type(t) for n, t in columns.items() if n != "geometry"}
     ids = spec.feature_id.fields

@@ -92,7 +92,7 @@ class VersionedFiles:
 
     def cleanup(self, collection: str) -> list[str]:
         """Remove staging files whose writer process is gone."""
-        removed = []
+        removed: list[str] = []
         folder = self.folder(collection)
         if not folder.is_dir():
             return removed

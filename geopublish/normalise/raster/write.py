@@ -88,6 +88,7 @@ def write_cog(
                     nodata=profile.get("nodata"),
                     overview_resampling=overview_resampling,
                     in_memory=True,
+                    allow_intermediate_compression=True,
                     quiet=True,
                 )
         valid, errors, warnings = cog_validate(tmp, quiet=True)

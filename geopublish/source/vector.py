@@ -38,9 +38,8 @@ def layer_info(part: Resolved, source: Source, collection: str) -> dict:
                     f"collection {collection!r}: {part.origin!r} holds {len(layers)} layers "
                     f"{names}; set source.layer to one of them"
                 )
-        return pyogrio.read_info(
-            part.gdal_path, layer=layer, encoding=source.encoding, **_open_options(source)
-        )
+        info = pyogrio.read_info(part.gdal_path, layer=layer, **_open_options(source))
+        return dict(info)
     except (DataSourceError, DataLayerError, OSError) as exc:
         raise _open_error(collection, part, exc) from exc
 
@@ -53,8 +52,11 @@ def iter_batches(
     layer = source.layer
     crs = source.crs or info.get("crs")
     options = _open_options(source)
+    if source.encoding is not None and info.get("driver") == "ESRI Shapefile":
+        # GDAL recodes DBF text itself, so the fast Arrow stream still applies.
+        options = {**options, "ENCODING": source.encoding}
     try:
-        if source.encoding is None:
+        if source.encoding is None or "ENCODING" in options:
             frames = _arrow_batches(part.gdal_path, layer, batch_size, options)
         else:
             frames = _paged_batches(

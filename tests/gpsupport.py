@@ -76,7 +76,7 @@ class Server:
         )
         self.wait_ready()
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 120) -> None:
         import time
 
         import requests
@@ -86,7 +86,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {Path(self.log.name).read_text()[-2000:]}")
             try:
-                if requests.get(f"{self.url}/conformance?f=json", timeout=2).status_code == 200:
+                if requests.get(f"{self.url}/conformance?f=json", timeout=10).status_code == 200:
                     return
             except requests.RequestException:
                 pass

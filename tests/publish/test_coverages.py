@@ -109,14 +109,16 @@ def server(resource: dict, cog: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        deadline = time.monotonic() + 120
+        while True:
             try:
-                if requests.get(f"{base}/conformance?f=json", timeout=2).ok:
+                if requests.get(f"{base}/conformance?f=json", timeout=10).ok:
                     break
-            except requests.ConnectionError:
-                time.sleep(0.25)
-        else:
-            pytest.fail(f"pygeoapi did not answer on {base}; see {log.name}")
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"pygeoapi did not answer on {base}; see {log.name}")
+            time.sleep(0.25)
         yield base
     finally:
         proc.terminate()

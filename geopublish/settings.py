@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     postgis_dsn: str | None = Field(
         None, description="libpq DSN for the PostGIS store; from the environment, never a file."
     )
+    postgis_schema: str = Field(
+        "geopublish", description="PostgreSQL schema holding this deployment's layers."
+    )
     pygeoapi_config: Path = Field(Path("pygeoapi-config.yml"), description="Generated config.")
     openapi: Path = Field(Path("var/openapi.yml"), description="Generated OpenAPI document.")
     base_url: str | None = Field(
@@ -46,8 +49,21 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(5000, description="Port to bind.")
     workers: int = Field(2, description="gunicorn worker processes.")
-    batch_size: int = Field(50_000, description="Features per build batch (bounds memory).")
+    batch_size: int = Field(
+        10_000, description="Features per build batch (bounds memory: ~1 GB at 1M polygons)."
+    )
     keep_versions: int = Field(5, description="Published versions kept per layer for rollback.")
+    webhook_url: str | None = Field(
+        None, description="POSTed a JSON run record when a build or refresh is refused or fails."
+    )
+    watch_interval: float = Field(
+        10.0, description="Seconds between the scheduler's checks for new or edited specs."
+    )
+    cache_control: str = Field(
+        "public, max-age=60",
+        description="Cache-Control sent with collection responses (empty: none); ETag and "
+        "Last-Modified always let clients revalidate cheaply.",
+    )
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:

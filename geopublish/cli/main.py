@@ -77,4 +77,4 @@ def main() -> None:
     cli()
 
 
-from geopublish.cli import build, check, serve  # noqa: E402,F401  (registers commands)
+from geopublish.cli import build, check, refresh, serve  # noqa: E402,F401  (registers commands)

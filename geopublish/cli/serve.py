@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
+
 import click
 
-from geopublish.cli.build import run_build
 from geopublish.cli.main import Context, cli
 from geopublish.cli.options import host_option, port_option, workers_option
+from geopublish.cli.refresh import run_refresh
 from geopublish.pipeline.batch import publish_api
 from geopublish.serve.server import serve as run_server
 
@@ -40,10 +45,29 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int | None)
 @workers_option
 @click.pass_obj
 def up(obj: Context, host: str | None, port: int | None, workers: int | None) -> None:
-    """Build every collection, then serve them (layers that fail keep their last version)."""
+    """Refresh every collection, then serve them while the scheduler keeps them current.
+
+    Layers whose sources did not change are not rebuilt; layers that fail keep their last
+    version. The scheduler runs in its own process and stops with the server.
+    """
     _apply(obj, host, port, workers)
-    outcome = run_build(obj, (), False, "startup")
+    outcome = run_refresh(obj, (), "startup")
     for message in outcome.errors.values():
         click.echo(f"error: {message}", err=True)
     click.echo(f"serving on {obj.settings.public_url}", err=True)
-    run_server(obj.settings, pidfile=str(obj.settings.var_dir / "gunicorn.pid"))
+    verbose = ["-v"] if logging.getLogger().getEffectiveLevel() <= logging.INFO else []
+    env = {
+        **os.environ,
+        "GEOPUBLISH_HOST": obj.settings.host,
+        "GEOPUBLISH_PORT": str(obj.settings.port),
+    }
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "geopublish", *verbose, "schedule", "--no-initial"]
+        + ["--parent", str(os.getpid())],
+        env=env,
+    )
+    try:
+        run_server(obj.settings, pidfile=str(obj.settings.var_dir / "gunicorn.pid"))
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=30)

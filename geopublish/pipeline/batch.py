@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from geopublish.catalog import Catalog
 from geopublish.errors import GeopublishError, ValidationFailed
 from geopublish.pipeline import run_collection
@@ -50,9 +52,13 @@ def build_many(
     *,
     force: bool = False,
     trigger: str = "manual",
+    skip_unchanged: bool = False,
     progress: ProgressFactory = no_progress,
 ) -> Outcome:
-    """Build the selected collections; a failure in one does not stop the others."""
+    """Build the selected collections; a failure in one does not stop the others.
+
+    With ``skip_unchanged`` a collection whose inputs did not change is not rebuilt.
+    """
     outcome = Outcome()
     for spec in catalog.select(ids):
         failed_parent = next(
@@ -66,7 +72,14 @@ def build_many(
         step, total, done = progress(spec.cid)
         try:
             outcome.reports[spec.cid] = run_collection(
-                spec, settings, store, force=force, trigger=trigger, progress=step, on_total=total
+                spec,
+                settings,
+                store,
+                force=force,
+                trigger=trigger,
+                skip_unchanged=skip_unchanged,
+                progress=step,
+                on_total=total,
             )
         except (GeopublishError, ValidationFailed) as exc:
             outcome.errors[spec.cid] = str(exc)
@@ -79,11 +92,27 @@ def build_many(
 
 
 def publish_api(catalog: Catalog, settings: Settings, store: Store) -> int:
-    """Regenerate pygeoapi-config.yml and the OpenAPI; ask a running server to reload."""
+    """Regenerate pygeoapi-config.yml and the OpenAPI; ask a running server to reload.
+
+    When the configuration is the one already written (a refresh that only swapped data:
+    the provider follows the ``current`` link by itself) nothing is written or reloaded.
+    """
     config = build_config(catalog.select(), store, settings)
+    if not _config_changed(config, settings):
+        return len(config["resources"])
     write_config(config, settings)
     reload_server(settings)
     return len(config["resources"])
+
+
+def _config_changed(config: dict[str, Any], settings: Settings) -> bool:
+    if not settings.openapi.is_file():
+        return True
+    try:
+        written = yaml.safe_load(settings.pygeoapi_config.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return True
+    return bool(written != config)
 
 
 def reload_server(settings: Settings) -> bool:

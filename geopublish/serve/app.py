@@ -12,12 +12,15 @@ import re
 from pathlib import Path
 
 from flask import Response, abort, send_file
-from pygeoapi.flask_app import APP
+from pygeoapi.flask_app import APP, CONFIG
 
+from geopublish.serve.coverages import install as install_coverage_schema
+from geopublish.serve.feed import install_feed
 from geopublish.settings import get_settings
 
 SAFE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 SETTINGS = get_settings()
+install_feed(APP, SETTINGS)
 
 
 def _collection_dir(base: Path, cid: str) -> Path:
@@ -64,5 +67,7 @@ def download(cid: str) -> Response:
         etag=path.name,
     )
 
+
+install_coverage_schema(APP, CONFIG)
 
 app = APP

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 from geopublish.catalog.models import Part
 from geopublish.errors import SourceError
 from geopublish.settings import Settings
-from geopublish.source.http import fetch
+from geopublish.source.http import Fetched, fetch
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Resolved:
     gdal_path: str
     origin: str
     member: str | None = None
+    fetched: Fetched | None = None
 
 
 def _split_member(ref: str) -> tuple[str, str | None]:
@@ -42,8 +43,18 @@ def _gdal_path(file: Path, member: str | None) -> str:
     return str(file)
 
 
-def resolve_part(part: Part, settings: Settings, collection: str) -> Resolved:
-    """Find ``part`` locally or download it; raise SourceError naming what is missing."""
+def resolve_part(
+    part: Part, settings: Settings, collection: str, *, folders: bool = False
+) -> Resolved:
+    """Find ``part`` locally or download it; raise SourceError naming what is missing.
+
+    With ``folders``, a local ``path`` may be a folder (an unzipped GTFS feed).
+    """
+    if folders and part.path and not part.url:
+        folder = Path(part.path)
+        folder = folder if folder.is_absolute() else settings.source_root / folder
+        if folder.is_dir():
+            return Resolved(folder, str(folder), str(folder))
     local: Path | None = None
     member: str | None = None
     if part.path:
@@ -73,13 +84,34 @@ def resolve_part(part: Part, settings: Settings, collection: str) -> Resolved:
             raise SourceError(f"collection {collection!r}: source file {str(file)!r} not found")
         return Resolved(file, _gdal_path(file, member), url, member)
     cache = settings.var_dir / "cache" / collection
-    file = fetch(url, cache, timeout=settings.http_timeout, collection=collection).path
-    return Resolved(file, _gdal_path(file, member), url, member)
+    fetched = fetch(url, cache, timeout=settings.http_timeout, collection=collection)
+    file = fetched.path
+    return Resolved(file, _gdal_path(file, member), url, member, fetched)
 
 
-def file_fingerprint(path: Path) -> dict:
-    """Size, mtime and SHA-256 of one file (folders: of every file inside, sorted)."""
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+def _files(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def stat_key(path: Path) -> str:
+    """Digest of (name, size, mtime_ns) of every file of ``path``: changes when one does."""
+    digest = hashlib.sha256()
+    for file in _files(path):
+        stat = os.stat(file)
+        digest.update(f"{file}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def file_fingerprint(path: Path, known: dict | None = None) -> dict:
+    """Size, mtime and SHA-256 of one file (folders: of every file inside, sorted).
+
+    ``known`` is an earlier fingerprint of the same path: when its ``stat`` key still
+    matches, its hash is reused and no byte is read.
+    """
+    key = stat_key(path)
+    if known and known.get("stat") == key and known.get("sha256"):
+        return {**known, "hashed": False}
+    files = _files(path)
     digest = hashlib.sha256()
     size = 0
     mtime = 0.0
@@ -91,12 +123,16 @@ def file_fingerprint(path: Path) -> dict:
         with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-    return {"size": size, "mtime": mtime, "sha256": digest.hexdigest()}
+    return {"size": size, "mtime": mtime, "sha256": digest.hexdigest(), "stat": key, "hashed": True}
 
 
-def fingerprint_files(paths: list[Path]) -> dict:
-    """One fingerprint for several inputs; ``sha256`` changes when any byte changes."""
-    parts = {str(p): file_fingerprint(p) for p in paths}
+def fingerprint_files(paths: list[Path], known: dict[str, dict] | None = None) -> dict:
+    """One fingerprint for several inputs; ``sha256`` changes when any byte changes.
+
+    ``known`` maps path -> earlier per-file fingerprint (see :func:`file_fingerprint`).
+    """
+    known = known or {}
+    parts = {str(p): file_fingerprint(p, known.get(str(p))) for p in paths}
     combined = hashlib.sha256("".join(v["sha256"] for v in parts.values()).encode())
     return {"sha256": combined.hexdigest(), "files": parts}
 

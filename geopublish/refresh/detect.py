@@ -1,0 +1,108 @@
+"""Has a layer's input changed since its last build? Cheap answers first.
+
+HTTP parts are fetched with a conditional GET (304 keeps the cached file untouched, and a
+download with identical bytes does too); every input is then a local file whose size and
+mtime are compared with the last build's; only files whose stat changed are hashed. Derived
+layers also depend on the version of the collections they are computed from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from geopublish.catalog.models import CollectionSpec, Part
+from geopublish.settings import Settings
+from geopublish.source.resolve import Resolved, fingerprint_files, resolve_part
+from geopublish.store import Store
+from geopublish.store.raster import RasterStore
+
+BUILD_SECTIONS = ("source", "conform", "feature_id", "geometry", "dedupe", "checks", "crs")
+
+
+@dataclass
+class Detection:
+    """The fingerprint of a layer's inputs and whether it differs from the last build."""
+
+    changed: bool
+    reason: str
+    source: dict[str, Any]
+    state: dict[str, Any] = field(default_factory=dict)
+    restat: bool = False
+
+
+def spec_digest(spec: CollectionSpec) -> str:
+    """Hash of the spec sections that shape the built data (not titles or schedules)."""
+    data = spec.model_dump_json(include=set(BUILD_SECTIONS))
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def upstream_version(settings: Settings, store: Store, collection: str) -> str | None:
+    """'v<N> <build_id>' of the served version of a feature or raster collection."""
+    version = store.current(collection)
+    if version is not None:
+        return f"v{version.number} {version.meta.get('build_id')}"
+    rasters = RasterStore(settings.store_dir, settings.keep_versions)
+    path = rasters.files.current(collection)
+    if path is None:
+        return None
+    meta = rasters.current_meta(collection) or {}
+    return f"{path.stem} {meta.get('build_id')}"
+
+
+def inputs(spec: CollectionSpec, settings: Settings) -> list[Resolved]:
+    """Every file the layer is built from, resolved (HTTP parts fetched conditionally)."""
+    cid = spec.cid
+    source = spec.source
+    if source.kind == "derived":
+        return [resolve_part(Part(path=p), settings, cid) for p in source.reference.values()]
+    folders = source.kind == "gtfs"
+    return [resolve_part(p, settings, cid, folders=folders) for p in source.parts]
+
+
+def detect(
+    spec: CollectionSpec,
+    settings: Settings,
+    store: Store,
+    previous: dict[str, Any] | None,
+    *,
+    published: bool,
+) -> Detection:
+    """Fingerprint the inputs, reusing hashes of files whose size and mtime did not move."""
+    resolved = inputs(spec, settings)
+    known = (previous or {}).get("files") or {}
+    paths = sorted({r.file for r in resolved})
+    fingerprint = fingerprint_files(paths, known)
+    derived = spec.source.derived
+    upstream: dict[str, str | None] = {}
+    if derived is not None:
+        for name in filter(None, (derived.from_collection, derived.reference)):
+            upstream[name] = upstream_version(settings, store, name)
+    http = [
+        {"url": r.origin, "etag": r.fetched.etag, "last_modified": r.fetched.last_modified}
+        for r in resolved
+        if r.fetched is not None
+    ]
+    state = {
+        "spec": spec_digest(spec),
+        "sha256": fingerprint["sha256"],
+        "files": fingerprint["files"],
+        "upstream": upstream,
+    }
+    source = {"parts": [r.origin for r in resolved], "fingerprint": fingerprint, "http": http}
+    if upstream:
+        source["upstream"] = upstream
+    restat = any(f.get("hashed") for f in fingerprint["files"].values())
+    if not published:
+        return Detection(True, "no version is published", source, state, restat)
+    if previous is None:
+        return Detection(True, "no earlier build recorded", source, state, restat)
+    for key, reason in (
+        ("spec", "the spec changed"),
+        ("sha256", "the source changed"),
+        ("upstream", "an upstream collection changed"),
+    ):
+        if previous.get(key) != state[key]:
+            return Detection(True, reason, source, state, restat)
+    return Detection(False, "source unchanged", source, state, restat)

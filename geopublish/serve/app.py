@@ -16,10 +16,12 @@ from pygeoapi.flask_app import APP, CONFIG
 
 from geopublish.serve.coverages import install as install_coverage_schema
 from geopublish.serve.feed import install_feed
+from geopublish.serve.http import install
 from geopublish.settings import get_settings
 
 SAFE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 SETTINGS = get_settings()
+install(APP, SETTINGS.cache_control)
 install_feed(APP, SETTINGS)
 
 

@@ -48,6 +48,11 @@ class Layer:
         self.rtree = f"rtree_{table}_geom"
         self.geometry_type: str = meta.get("geometry_type", "Unknown")
         self.points = self.geometry_type in ("Point", "MultiPoint")
+        low, high = self.con.execute(f'SELECT min(fid), max(fid) FROM "{table}"').fetchone()
+        # Builds write fids 1..N in one pass: then an unfiltered page is a fid range, not a scan.
+        self.first_fid: int | None = (
+            low if high is not None and high - low + 1 == self.count else None
+        )
 
     def json_fields(self) -> dict[str, dict[str, str]]:
         """Field name -> JSON Schema type."""

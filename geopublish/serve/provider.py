@@ -71,10 +71,10 @@ class GeoPackageProvider(BaseProvider):
                 query.order(sort["property"], sort["order"] == "-")
         except QueryError as exc:
             raise ProviderInvalidQueryError(user_msg=str(exc)) from exc
-        matched = self.layer.count if query.unfiltered else query.count()
         out: dict[str, Any] = {"type": "FeatureCollection", "features": []}
-        if resulttype != "hits":
-            rows = query.page(offset, limit)
+        rows = None if resulttype == "hits" else query.page(offset, limit)
+        matched = query.matched(offset, limit, rows)
+        if rows is not None:
             out["features"] = self._features(
                 rows, select_properties, skip_geometry, crs_transform_spec
             )

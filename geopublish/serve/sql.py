@@ -40,6 +40,8 @@ SPATIAL: dict[type, Callable[[Any, Any], bool]] = {
     ast.GeometryOverlaps: lambda p, g: p.overlaps(g),
     ast.GeometryEquals: lambda p, g: p.context.equals(g),
 }
+GEOGRAPHIC = {"OGC:CRS84", "CRS84", "EPSG:4326"}
+MIRROR = {ast.GeometryContains: ast.GeometryWithin, ast.GeometryWithin: ast.GeometryContains}
 # For these the feature must touch the literal's envelope, so the R-tree can prefilter.
 NEEDS_OVERLAP = {
     ast.GeometryIntersects,
@@ -119,7 +121,7 @@ class Query:
         def norm(value: str) -> str:
             value = value.strip()
             if date_only:
-                return value[:10]
+                return dt.date.fromisoformat(value[:10]).isoformat()
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=dt.UTC)
@@ -138,16 +140,28 @@ class Query:
                 self.where.append(
                     f"{column} = ?" if date_only or "T" in text else f"substr({column}, 1, 10) = ?"
                 )
-                self.params.append(norm(text) if date_only or "T" in text else text[:10])
+                self.params.append(
+                    norm(text)
+                    if date_only or "T" in text
+                    else dt.date.fromisoformat(text).isoformat()
+                )
         except ValueError as exc:
             raise QueryError(f"datetime {text!r} is not an RFC 3339 instant or interval") from exc
         self.where.append(f"{column} IS NOT NULL")
 
     def bbox(self, box: list[float]) -> None:
-        """Features intersecting ``box`` (already in the storage CRS)."""
+        """Features intersecting ``box`` (storage CRS); minx > maxx crosses the antimeridian."""
         if len(box) == 6:
             box = [box[0], box[1], box[3], box[4]]
-        self.where.append(self._spatial(shapely.box(*box), ast.GeometryIntersects))
+        minx, miny, maxx, maxy = box
+        if minx <= maxx:
+            self.where.append(self._spatial(shapely.box(*box), ast.GeometryIntersects))
+            return
+        if str(self.layer.meta.get("storage_crs", "")).upper() not in GEOGRAPHIC:
+            raise QueryError(f"bbox {box}: minx > maxx in a projected CRS")
+        east = self._spatial(shapely.box(minx, miny, 180, maxy), ast.GeometryIntersects)
+        west = self._spatial(shapely.box(-180, miny, maxx, maxy), ast.GeometryIntersects)
+        self.where.append(f"({east} OR {west})")
 
     def _spatial(self, geom: Any, op: type) -> str:
         index = len(self.tests)
@@ -199,14 +213,13 @@ class Query:
             return f"({left} {COMPARE[type(node)]} {self._operand(node.rhs, name)})"
         if isinstance(node, ast.Like):
             left = self._operand(node.lhs, None)
-            pattern = (
-                node.pattern.replace(node.singlechar, "_")
-                if node.singlechar != "_"
-                else node.pattern
-            )
+            if not isinstance(node.pattern, str):
+                raise QueryError(f"LIKE needs a text pattern, got {node.pattern!r}")
+            pattern = _glob(node.pattern)
+            if node.nocase:
+                left, pattern = f"lower({left})", pattern.lower()
             self.params.append(pattern)
-            op = "NOT LIKE" if node.not_ else "LIKE"
-            return f"({left} {op} ? ESCAPE '\\')"
+            return f"({'NOT ' if node.not_ else ''}{left} GLOB ?)"
         if isinstance(node, ast.Between):
             left = self._operand(node.lhs, None)
             low, high = self._operand(node.low, name), self._operand(node.high, name)
@@ -223,9 +236,15 @@ class Query:
             )
         if type(node) in SPATIAL:
             lhs, rhs = node.lhs, node.rhs
+            op = type(node)
             if not isinstance(lhs, ast.Attribute):
                 lhs, rhs = rhs, lhs
-            return self._spatial(_geometry(rhs), type(node))
+                op = MIRROR.get(op, op)
+            if not isinstance(lhs, ast.Attribute) or lhs.name not in ("geometry", "geom"):
+                raise QueryError(
+                    f"spatial predicates compare 'geometry' with a literal, got {lhs!r}"
+                )
+            return self._spatial(_geometry(rhs), op)
         raise QueryError(f"unsupported filter construct {type(node).__name__}")
 
     def _sql(self, select: str, tail: str = "") -> tuple[str, list[Any]]:
@@ -251,12 +270,50 @@ class Query:
         sql, params = self._sql("count(*)")
         return int(self.layer.con.execute(sql, params).fetchone()[0])
 
+    def matched(self, offset: int, limit: int, rows: list | None) -> int:
+        """NumberMatched, counting only when the page does not already tell.
+
+        Parameters
+        ----------
+        offset, limit
+            The page asked for.
+        rows
+            The page's rows, or None when only the number is wanted.
+        """
+        if self.unfiltered:
+            return self.layer.count
+        if rows is not None and len(rows) < limit and (rows or offset == 0):
+            return offset + len(rows)
+        return self.count()
+
     def page(self, offset: int, limit: int) -> list[tuple[Any, ...]]:
         """One page of rows, in sort order then storage order."""
         self._register()
+        if self.unfiltered and not self.orders and self.layer.first_fid is not None:
+            start = self.layer.first_fid + offset
+            sql, params = self._sql(
+                self.layer.select_columns(), " WHERE t.fid >= ? AND t.fid < ? ORDER BY t.fid"
+            )
+            return self.layer.con.execute(sql, [*params, start, start + limit]).fetchall()
         order = ", ".join([*self.orders, "t.fid"])
         sql, params = self._sql(self.layer.select_columns(), f" ORDER BY {order} LIMIT ? OFFSET ?")
         return self.layer.con.execute(sql, [*params, limit, offset]).fetchall()
+
+
+def _glob(pattern: str) -> str:
+    """A CQL2 LIKE pattern (percent, underscore, backslash escape) as a case-sensitive GLOB."""
+    out, chars = [], iter(pattern)
+    for char in chars:
+        if char == "\\":
+            char = next(chars, "\\")
+            out.append(f"[{char}]" if char in "*?[" else char)
+        elif char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        else:
+            out.append(f"[{char}]" if char in "*?[" else char)
+    return "".join(out)
 
 
 def _attribute(node: Any) -> str | None:

@@ -130,6 +130,13 @@ class GeoPackageStore(Store):
                 raise StoreError(
                     f"collection {schema.collection!r}: duplicate ids in {schema.id_column!r}"
                 ) from exc
+            for name in schema.fields:
+                if name != schema.id_column:
+                    # Property filters, CQL2 comparisons and sortby then read an index, not the
+                    # whole table (rows carry their geometry, so a scan reads every blob).
+                    con.execute(
+                        f'CREATE INDEX "{schema.collection}_{name}_idx" ON {table}("{name}")'
+                    )
             con.execute(f"CREATE TABLE {META_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
             con.executemany(
                 f"INSERT INTO {META_TABLE} VALUES (?, ?)",

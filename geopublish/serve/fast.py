@@ -1,0 +1,232 @@
+"""The direct path for the commonest JSON requests: pages and single features.
+
+pygeoapi turns every coordinate into a Python float inside a dict and serialises the whole
+document again with ``json.dumps``; for polygons that is most of a request's time. For a GET in
+``f=json`` whose parameters are all ones handled here (``limit``, ``offset``, ``bbox`` in CRS84,
+``properties``, ``skipGeometry``, ``sortby``, ``resulttype``, ``queryable=value``, ``filter``
+in CRS84) on a layer stored in CRS84, the document is written directly: the members and links
+pygeoapi writes, each geometry's GeoJSON text from shapely spliced in. Anything else, and
+anything that does not parse, falls through to pygeoapi, which answers it (or explains the
+400) as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import urllib.parse
+from typing import Any
+
+import pygeoapi
+import shapely
+from flask import Response, request
+from pygeoapi import l10n
+from pygeoapi.api import evaluate_limit, validate_bbox
+from pygeoapi.api.itemtypes import get_dataset_formatters
+
+from geopublish.serve.cql import parse_cql2_json, parse_cql2_text
+from geopublish.serve.layer import Layer
+from geopublish.serve.sql import Query, QueryError
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+PAGE_PARAMS = {
+    "f", "limit", "offset", "bbox", "skipGeometry", "properties", "sortby", "resulttype",
+    "filter", "filter-lang",
+}  # fmt: skip
+MEDIA = "application/geo+json"
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def features(layer: Layer, rows: list[tuple], select: list[str] | None, skip: bool) -> list[str]:
+    """GeoJSON text of each row's feature, geometry text straight from shapely."""
+    names = layer.field_names
+    keep = [i for i, n in enumerate(names) if not select or n in select]
+    id_index = names.index(layer.id_column)
+    geoms: Any = [None] * len(rows)
+    if rows and not skip:
+        geoms = shapely.to_geojson(layer.decode([r[-1] for r in rows]))
+    out = []
+    for row, geom in zip(rows, geoms, strict=True):
+        props = _dump({names[i]: layer.present(i, row[i]) for i in keep})
+        out.append(
+            f'{{"type":"Feature","id":{_dump(row[id_index])},'
+            f'"geometry":{geom if geom is not None else "null"},"properties":{props}}}'
+        )
+    return out
+
+
+def _respond(api: Any, text: str) -> Response:
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    response = Response(text, mimetype=MEDIA)
+    response.headers["X-Powered-By"] = f"pygeoapi {pygeoapi.__version__}"
+    response.headers["Content-Language"] = l10n.locale2str(api.default_locale)
+    response.headers["Content-Crs"] = f"<{CRS84}>"
+    if api.config["server"].get("gzip") and "gzip" in request.headers.get("Accept-Encoding", ""):
+        response.set_data(gzip.compress(text.encode("utf-8")))
+        response.headers["Content-Encoding"] = "gzip"
+        response.headers["Content-Type"] = f"{MEDIA}; charset=utf-8"
+    return response
+
+
+def try_serve(cid: str, fid: str | None, layer: Layer, provider: dict[str, Any]) -> Response | None:
+    """The response for a request this path handles, else None (pygeoapi takes it)."""
+    from pygeoapi.flask_app import api_
+
+    args = request.args
+    if request.method != "GET" or args.get("f") != "json" or provider.get("storage_crs") != CRS84:
+        return None
+    resource = api_.config["resources"][cid]
+    base = f"{api_.get_collections_url()}/{cid}"
+    if fid is not None:
+        return _feature(api_, cid, fid, layer, resource, base) if set(args) == {"f"} else None
+    if not set(args) <= PAGE_PARAMS | set(layer.field_names):
+        return None
+    try:
+        return _page(api_, cid, layer, resource, base)
+    except (ValueError, TypeError, QueryError):
+        return None
+
+
+def _feature(
+    api: Any, cid: str, fid: str, layer: Layer, resource: dict, base: str
+) -> Response | None:
+    row = layer.by_id(fid)
+    if row is None:
+        return None
+    root = api.base_url
+    href = f"{base}/items/{urllib.parse.quote(fid, safe='')}"
+    links = [
+        {
+            "type": "application/json",
+            "rel": "root",
+            "title": "The landing page of this server as JSON",
+            "href": f"{root}?f=json",
+        },
+        {
+            "type": "text/html",
+            "rel": "root",
+            "title": "The landing page of this server as HTML",
+            "href": f"{root}?f=html",
+        },
+        {"rel": "self", "type": MEDIA, "title": "This document as JSON", "href": f"{href}?f=json"},
+        {
+            "rel": "alternate",
+            "type": "application/ld+json",
+            "title": "This document as RDF (JSON-LD)",
+            "href": f"{href}?f=jsonld",
+        },
+        {
+            "rel": "alternate",
+            "type": "text/html",
+            "title": "This document as HTML",
+            "href": f"{href}?f=html",
+        },
+        {
+            "rel": "collection",
+            "type": "application/json",
+            "title": l10n.translate(resource["title"], api.default_locale),
+            "href": base,
+        },
+    ]
+    (text,) = features(layer, [row], None, False)
+    return _respond(api, f'{text[:-1]},"links":{_dump(links)}}}')
+
+
+def _page(api: Any, cid: str, layer: Layer, resource: dict, base: str) -> Response:
+    args = request.args
+    offset = int(args.get("offset", 0))
+    if offset < 0:
+        raise ValueError(offset)
+    limit = evaluate_limit(
+        args.get("limit"), api.config["server"].get("limits", {}), resource.get("limits", {})
+    )
+    query = Query(layer)
+    if "bbox" in args:
+        query.bbox(validate_bbox(args["bbox"]))
+    for name in args:
+        if name in layer.field_names:
+            query.equals(name, args[name])
+    if "filter" in args:
+        json_lang = args.get("filter-lang") == "cql2-json"
+        query.cql((parse_cql2_json if json_lang else parse_cql2_text)(args["filter"]))
+    for key in filter(None, args.get("sortby", "").split(",")):
+        query.order(key.lstrip("+-"), key.startswith("-"))
+    skip = args.get("skipGeometry", "false").lower() in ("true", "1", "yes")
+    select = args["properties"].split(",") if "properties" in args else None
+    if select and not set(select) <= set(layer.field_names):
+        raise ValueError(select)
+    rows = query.page(offset, limit) if args.get("resulttype", "results") == "results" else None
+    matched = query.matched(offset, limit, rows)
+    texts = features(layer, rows, select, skip) if rows is not None else []
+    uri = f"{base}/items"
+    tail = "".join(
+        f"&{urllib.parse.quote(k, safe='')}={urllib.parse.quote(str(v), safe=',')}"
+        for k, v in args.items()
+        if k not in ("f", "offset")
+    )
+    links = [
+        {
+            "type": MEDIA,
+            "rel": "self",
+            "title": "This document as GeoJSON",
+            "href": f"{uri}?f=json{tail}",
+        },
+        {
+            "rel": "alternate",
+            "type": "application/ld+json",
+            "title": "This document as RDF (JSON-LD)",
+            "href": f"{uri}?f=jsonld{tail}",
+        },
+        {
+            "type": "text/html",
+            "rel": "alternate",
+            "title": "This document as HTML",
+            "href": f"{uri}?f=html{tail}",
+        },
+    ]
+    for key, value in get_dataset_formatters(resource).items():
+        links.append(
+            {
+                "type": value.mimetype,
+                "rel": "alternate",
+                "title": f"This document as {key}",
+                "href": f"{uri}?f={value.name}{tail}",
+            }
+        )
+    if offset > 0:
+        links.append(
+            {
+                "type": MEDIA,
+                "rel": "prev",
+                "title": "Items (prev)",
+                "href": f"{uri}?f=json&offset={max(0, offset - limit)}{tail}",
+            }
+        )
+    if matched > limit + offset or len(texts) == limit:
+        links.append(
+            {
+                "type": MEDIA,
+                "rel": "next",
+                "title": "Items (next)",
+                "href": f"{uri}?f=json&offset={offset + limit}{tail}",
+            }
+        )
+    links.append(
+        {
+            "type": "application/json",
+            "rel": "collection",
+            "href": base,
+            "title": l10n.translate(resource["title"], api.default_locale),
+        }
+    )
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _respond(
+        api,
+        f'{{"type":"FeatureCollection","features":[{",".join(texts)}],'
+        f'"numberMatched":{matched},"numberReturned":{len(texts)},'
+        f'"links":{_dump(links)},"timeStamp":"{stamp}"}}',
+    )

@@ -10,7 +10,11 @@ def open_store(settings: Settings) -> Store:
         from geopublish.store.postgis import PostGISStore
 
         assert settings.postgis_dsn is not None
-        return PostGISStore(settings.postgis_dsn, keep_versions=settings.keep_versions)
+        return PostGISStore(
+            settings.postgis_dsn,
+            keep_versions=settings.keep_versions,
+            schema=settings.postgis_schema,
+        )
     from geopublish.store.gpkg import GeoPackageStore
 
     return GeoPackageStore(settings.store_dir, keep_versions=settings.keep_versions)

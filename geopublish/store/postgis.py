@@ -1,0 +1,323 @@
+"""The scale-out store: one PostGIS table per published version of a collection.
+
+In the deployment's schema (``GEOPUBLISH_POSTGIS_SCHEMA``, default ``geopublish``):
+``<id>__v000042`` tables, never modified once published; a view ``<id>`` over the served
+one, for SQL clients; ``geopublish_meta`` with one row per kept version (its metadata as
+JSON and which one is current). A build COPYs into ``<id>__stage_<token>`` while holding a
+session advisory lock named after that table, then indexes and ANALYZEs it; the swap (rename
+to the next version, replace the view, move the ``current`` flag) is one transaction. A killed
+loader's connection ends, its lock with it: ``cleanup`` drops staging tables nobody locks.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
+
+from geopublish.errors import StoreError
+from geopublish.store import pg_copy
+from geopublish.store.base import HASH_COLUMN, META_TABLE, LayerSchema, Staged, Store, Version
+
+PROVIDER = "geopublish.serve.postgis_provider.PostGISProvider"
+LOCK_SPACE = 0x6770  # advisory lock namespace: "gp"
+MAX_ID = 63 - len("__stage_") - 12
+COPY_ROWS = 5000  # rows converted at a time: bounds the store's own copy of a batch
+
+
+def version_table(collection: str, number: int) -> str:
+    """Table name of one published version."""
+    return f"{collection}__v{number:06d}"
+
+
+class PostGISStore(Store):
+    """Versioned PostGIS tables, a view per collection, swapped in one transaction."""
+
+    kind = "postgis"
+
+    def __init__(self, dsn: str, keep_versions: int = 5, schema: str = "geopublish") -> None:
+        self.dsn = dsn
+        self.keep = max(1, keep_versions)
+        self.schema = schema
+        self._con: psycopg.Connection | None = None
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection:
+        """A new connection to the store's database."""
+        try:
+            return psycopg.connect(self.dsn, **kwargs)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"cannot connect to the PostGIS store: {exc}") from exc
+
+    @property
+    def con(self) -> psycopg.Connection:
+        """The store's autocommit connection for metadata, created with the schema."""
+        if self._con is None or self._con.closed:
+            self._con = self.connect(autocommit=True)
+            with self._con.transaction():
+                self._con.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_SPACE,))
+                self._con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self._id()))
+                self._con.execute(
+                    sql.SQL(
+                        "CREATE TABLE IF NOT EXISTS {} (collection text, version int, "
+                        "meta jsonb NOT NULL, current boolean NOT NULL DEFAULT false, "
+                        "PRIMARY KEY (collection, version))"
+                    ).format(self._id(META_TABLE))
+                )
+        return self._con
+
+    def _id(self, table: str | None = None) -> sql.Composable:
+        if table is None:
+            return sql.Identifier(self.schema)
+        return sql.Identifier(self.schema, table)
+
+    def load(self, schema: LayerSchema, batches: Iterator[gpd.GeoDataFrame]) -> Staged:
+        """COPY every batch into a new staging table, locked for this build."""
+        cid = schema.collection
+        if len(cid) > MAX_ID:
+            raise StoreError(f"collection {cid!r}: id longer than {MAX_ID} characters")
+        self.con  # noqa: B018  (creates the schema before the first staging table)
+        table = f"{cid}__stage_{secrets.token_hex(6)}"
+        con = self.connect(autocommit=True)
+        staged = Staged(schema, table, extra={"con": con})
+        try:
+            con.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (LOCK_SPACE, table))
+            con.execute(pg_copy.create_table(schema, self._id(table)))
+            minx = miny = float("inf")
+            maxx = maxy = float("-inf")
+            with con.cursor() as cur:
+                statement = pg_copy.copy_statement(schema, self._id(table))
+                with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+                    copy.set_types(pg_copy.copy_types(schema))
+                    for gdf in batches:
+                        if len(gdf) == 0:
+                            continue
+                        b = gdf.total_bounds
+                        minx, miny = min(minx, b[0]), min(miny, b[1])
+                        maxx, maxy = max(maxx, b[2]), max(maxy, b[3])
+                        for start in range(0, len(gdf), COPY_ROWS):
+                            part = gdf.iloc[start : start + COPY_ROWS]
+                            for row in pg_copy.rows(part, schema, staged.count + 1):
+                                copy.write_row(row)
+                            staged.count += len(part)
+        except BaseException as exc:
+            self.discard(staged)
+            if isinstance(exc, psycopg.Error):
+                raise StoreError(f"collection {cid!r}: loading into PostGIS failed: {exc}") from exc
+            raise
+        if staged.count:
+            staged.bounds = (minx, miny, maxx, maxy)
+        return staged
+
+    def _index(self, staged: Staged, con: psycopg.Connection) -> None:
+        schema, table = staged.schema, staged.location
+        id_column = schema.id_column
+        con.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (fid)").format(self._id(table)))
+        try:
+            con.execute(
+                sql.SQL("CREATE UNIQUE INDEX ON {} ({})").format(
+                    self._id(table), sql.Identifier(id_column)
+                )
+            )
+        except psycopg.errors.UniqueViolation as exc:
+            raise StoreError(
+                f"collection {schema.collection!r}: duplicate ids in {id_column!r}"
+            ) from exc
+        con.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(self._id(table)))
+        con.execute(sql.SQL("ANALYZE {}").format(self._id(table)))
+
+    def publish(self, staged: Staged, meta: dict[str, Any]) -> Version:
+        """Index and ANALYZE the staging table, then swap it in as the next version."""
+        con: psycopg.Connection = staged.extra["con"]
+        cid = staged.schema.collection
+        try:
+            self._index(staged, con)
+            with con.transaction():
+                con.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_SPACE, cid))
+                number = self._next_number(con, cid)
+                name = version_table(cid, number)
+                con.execute(
+                    sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                        self._id(staged.location), sql.Identifier(name)
+                    )
+                )
+                con.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (collection, version, meta) VALUES (%s, %s, %s)"
+                    ).format(self._id(META_TABLE)),
+                    (cid, number, json.dumps(meta, ensure_ascii=False)),
+                )
+                self._point(con, cid, number)
+        except psycopg.Error as exc:
+            raise StoreError(f"collection {cid!r}: publishing in PostGIS failed: {exc}") from exc
+        con.close()
+        self._prune(cid)
+        version = self.current(cid)
+        assert version is not None
+        return version
+
+    def _next_number(self, con: psycopg.Connection, cid: str) -> int:
+        row = con.execute(
+            sql.SQL("SELECT max(version) FROM {} WHERE collection = %s").format(
+                self._id(META_TABLE)
+            ),
+            (cid,),
+        ).fetchone()
+        return int(row[0] or 0) + 1 if row else 1
+
+    def _point(self, con: psycopg.Connection, cid: str, number: int) -> None:
+        """Serve version ``number``: replace the view and move the flag (caller's transaction)."""
+        con.execute(sql.SQL("DROP VIEW IF EXISTS {}").format(self._id(cid)))
+        con.execute(
+            sql.SQL("CREATE VIEW {} AS SELECT * FROM {}").format(
+                self._id(cid), self._id(version_table(cid, number))
+            )
+        )
+        con.execute(
+            sql.SQL("UPDATE {} SET current = (version = %s) WHERE collection = %s").format(
+                self._id(META_TABLE)
+            ),
+            (number, cid),
+        )
+
+    def _prune(self, cid: str) -> None:
+        """Drop versions beyond the newest ``keep`` (never the served one); best effort."""
+        kept = self.versions(cid)
+        for version in kept[: max(0, len(kept) - self.keep)]:
+            if version.current:
+                continue
+            try:
+                with self.con.transaction():
+                    self.con.execute("SET LOCAL lock_timeout = '2s'")
+                    self.con.execute(
+                        sql.SQL("DROP TABLE IF EXISTS {}").format(self._id(version.location))
+                    )
+                    self.con.execute(
+                        sql.SQL("DELETE FROM {} WHERE collection = %s AND version = %s").format(
+                            self._id(META_TABLE)
+                        ),
+                        (cid, version.number),
+                    )
+            except psycopg.errors.LockNotAvailable:
+                continue
+
+    def discard(self, staged: Staged) -> None:
+        """Drop a staging table and release its lock."""
+        con: psycopg.Connection = staged.extra["con"]
+        if con.closed:
+            return
+        try:
+            con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._id(staged.location)))
+        except psycopg.Error:
+            pass
+        finally:
+            con.close()
+
+    def _rows(self, cid: str, where: str = "", params: tuple = ()) -> list[Version]:
+        query = sql.SQL(
+            "SELECT version, meta, current FROM {} WHERE collection = %s "
+            + where
+            + " ORDER BY version"
+        ).format(self._id(META_TABLE))
+        rows = self.con.execute(query, (cid, *params)).fetchall()
+        return [
+            Version(cid, n, version_table(cid, n), {**meta, "current": current})
+            for n, meta, current in rows
+        ]
+
+    def current(self, collection: str) -> Version | None:
+        """The served version, if any."""
+        rows = self._rows(collection, "AND current")
+        return rows[0] if rows else None
+
+    def versions(self, collection: str) -> list[Version]:
+        """Kept versions, oldest first."""
+        return self._rows(collection)
+
+    def rollback(self, collection: str, number: int) -> Version:
+        """Point the view and the ``current`` flag at a kept version, in one transaction."""
+        kept = [v.number for v in self.versions(collection)]
+        if number not in kept:
+            raise StoreError(
+                f"collection {collection!r}: version {number} is not kept; kept: {kept}"
+            )
+        with self.con.transaction():
+            self._point(self.con, collection, number)
+        version = self.current(collection)
+        assert version is not None
+        return version
+
+    def _version(self, collection: str, number: int | None) -> Version | None:
+        if number is None:
+            return self.current(collection)
+        found = self._rows(collection, "AND version = %s", (number,))
+        return found[0] if found else None
+
+    def hashes(self, collection: str, number: int | None = None) -> dict[str, str]:
+        """Feature id -> content hash of a version."""
+        version = self._version(collection, number)
+        if version is None:
+            return {}
+        query = sql.SQL("SELECT {}::text, {} FROM {}").format(
+            sql.Identifier(version.meta["id_column"]),
+            sql.Identifier(HASH_COLUMN),
+            self._id(version.location),
+        )
+        return dict(self.con.execute(query).fetchall())
+
+    def read(self, collection: str) -> gpd.GeoDataFrame:
+        """The whole current layer, without the store's own columns, in load order."""
+        version = self.current(collection)
+        if version is None:
+            raise StoreError(f"collection {collection!r} has not been built yet")
+        names = list(version.meta["fields"])
+        query = sql.SQL("SELECT {}, ST_AsBinary(geom) FROM {} ORDER BY fid").format(
+            sql.SQL(", ").join(sql.Identifier(n) for n in names), self._id(version.location)
+        )
+        with self.con.cursor(binary=True) as cur:
+            rows = cur.execute(query).fetchall()
+        frame = pd.DataFrame([r[:-1] for r in rows], columns=names)
+        geometry = shapely.from_wkb([r[-1] for r in rows])
+        crs = version.meta["storage_crs"]
+        return gpd.GeoDataFrame(frame, geometry=geometry, crs=pg_copy.srid(crs))
+
+    def provider(self, collection: str) -> dict[str, Any]:
+        """Pygeoapi provider block; the DSN stays in the servers' environment."""
+        version = self.current(collection)
+        if version is None:
+            raise StoreError(f"collection {collection!r} has not been built yet")
+        return {
+            "type": "feature",
+            "name": PROVIDER,
+            "data": "env:GEOPUBLISH_POSTGIS_DSN",
+            "schema": self.schema,
+            "table": collection,
+            "id_field": version.meta["id_column"],
+        }
+
+    def cleanup(self, collection: str) -> list[str]:
+        """Drop staging tables of this collection whose loader's session is gone."""
+        found = self.con.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
+            (self.schema, collection.replace("_", r"\_") + r"\_\_stage\_%"),
+        ).fetchall()
+        removed = []
+        for (table,) in found:
+            row = self.con.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LOCK_SPACE, table)
+            ).fetchone()
+            if not row or not row[0]:
+                continue
+            try:
+                self.con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._id(table)))
+                removed.append(f"{self.schema}.{table}")
+            finally:
+                self.con.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_SPACE, table))
+        return removed

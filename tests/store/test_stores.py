@@ -1,0 +1,203 @@
+"""Both stores keep the same contract: stage, swap, versions, rollback, hashes, read, cleanup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+from gpsupport import REPO
+from pgsupport import pg_schema, postgis_dsn  # noqa: F401
+
+from geopublish.errors import StoreError
+from geopublish.store.base import HASH_COLUMN, LayerSchema
+from geopublish.store.gpkg import GeoPackageStore
+from geopublish.store.postgis import PostGISStore
+
+FIELDS = {"code": "string", "n": "integer", "x": "number", "ok": "boolean", "day": "date"}
+SCHEMA = LayerSchema("parcels", FIELDS, "MultiPolygon", "OGC:CRS84", "code")
+
+
+def frame(start: int, count: int, shift: float = 0.0) -> gpd.GeoDataFrame:
+    """Squares 0.01 deg wide along a line near Montpellier, with every field type."""
+    rows = range(start, start + count)
+    geoms = [
+        shapely.MultiPolygon(
+            [shapely.box(3.8 + i * 0.01 + shift, 43.6, 3.805 + i * 0.01 + shift, 43.605)]
+        )
+        for i in rows
+    ]
+    return gpd.GeoDataFrame(
+        {
+            "code": [f"P{i:04d}" for i in rows],
+            "n": [i if i % 7 else None for i in rows],
+            "x": [i / 3 for i in rows],
+            "ok": [i % 2 == 0 for i in rows],
+            "day": [f"2024-01-{1 + i % 28:02d}" for i in rows],
+            HASH_COLUMN: [f"h{i}-{shift}" for i in rows],
+        },
+        geometry=geoms,
+        crs="OGC:CRS84",
+    )
+
+
+def meta(count: int, build: str) -> dict:
+    return {
+        "collection": "parcels",
+        "count": count,
+        "bbox": None,
+        "bbox_crs84": None,
+        "storage_crs": "OGC:CRS84",
+        "fields": FIELDS,
+        "id_column": "code",
+        "geometry_type": "MultiPolygon",
+        "build_id": build,
+        "built_at": "2026-01-01T00:00:00Z",
+        "source_sha256": "0" * 64,
+    }
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def store_spec(request, tmp_path):
+    """How to open each store (also from a child process)."""
+    if request.param == "gpkg":
+        return {"kind": "gpkg", "root": str(tmp_path / "store")}
+    dsn = request.getfixturevalue("postgis_dsn")
+    return {"kind": "postgis", "dsn": dsn, "schema": request.getfixturevalue("pg_schema")}
+
+
+def open_store(spec: dict, keep: int = 5):
+    if spec["kind"] == "gpkg":
+        return GeoPackageStore(Path(spec["root"]), keep_versions=keep)
+    return PostGISStore(spec["dsn"], keep_versions=keep, schema=spec["schema"])
+
+
+@pytest.fixture
+def store(store_spec):
+    return open_store(store_spec)
+
+
+def build(store, batches: list[gpd.GeoDataFrame], build_id: str = "b1"):
+    staged = store.load(SCHEMA, iter(batches))
+    return store.publish(staged, meta(staged.count, build_id))
+
+
+def test_published_layer_reads_back_every_value_and_geometry(store):
+    version = build(store, [frame(0, 30), frame(30, 25)])
+    assert version.number == 1 and version.current and version.meta["count"] == 55
+    gdf = store.read("parcels")
+    assert list(gdf["code"]) == [f"P{i:04d}" for i in range(55)]
+    assert [None if v != v else int(v) for v in gdf["n"]] == [
+        i if i % 7 else None for i in range(55)
+    ]
+    assert list(gdf["x"]) == pytest.approx([i / 3 for i in range(55)])
+    assert [bool(v) for v in gdf["ok"]] == [i % 2 == 0 for i in range(55)]
+    assert gdf["day"][3] == "2024-01-04"
+    assert HASH_COLUMN not in gdf.columns
+    assert gdf.crs.to_epsg() == 4326
+    assert shapely.equals(gdf.geometry.iloc[10], frame(10, 1).geometry.iloc[0])
+
+
+def test_staging_bounds_and_count_cover_all_batches(store):
+    staged = store.load(SCHEMA, iter([frame(0, 5), frame(0, 0), frame(5, 5)]))
+    assert staged.count == 10
+    assert staged.bounds == pytest.approx((3.8, 43.6, 3.895, 43.605))
+    store.discard(staged)
+    assert store.current("parcels") is None
+
+
+def test_second_build_becomes_current_and_rollback_serves_the_first_again(store):
+    build(store, [frame(0, 10)], "b1")
+    build(store, [frame(0, 12, shift=1.0)], "b2")
+    assert [(v.number, v.current) for v in store.versions("parcels")] == [(1, False), (2, True)]
+    assert len(store.read("parcels")) == 12
+    assert store.hashes("parcels")["P0003"] == "h3-1.0"
+    assert store.hashes("parcels", 1)["P0003"] == "h3-0.0"
+    assert store.hashes("parcels", 99) == {}
+    version = store.rollback("parcels", 1)
+    assert version.number == 1 and version.meta["build_id"] == "b1"
+    assert store.current("parcels").number == 1
+    assert len(store.read("parcels")) == 10
+    with pytest.raises(StoreError, match=r"'parcels': version 7 is not kept; kept: \[1, 2\]"):
+        store.rollback("parcels", 7)
+
+
+def test_old_versions_are_pruned_beyond_keep(store_spec):
+    store = open_store(store_spec, keep=2)
+    for k in range(4):
+        build(store, [frame(0, 5 + k)], f"b{k}")
+    assert [v.number for v in store.versions("parcels")] == [3, 4]
+    assert store.current("parcels").meta["count"] == 8
+
+
+def test_duplicate_ids_refuse_publication_and_keep_served_version(store):
+    build(store, [frame(0, 10)])
+    staged = store.load(SCHEMA, iter([frame(0, 5), frame(4, 3)]))
+    with pytest.raises(StoreError, match="'parcels': duplicate ids in 'code'"):
+        store.publish(staged, meta(8, "dup"))
+    store.discard(staged)
+    assert store.current("parcels").number == 1
+    assert len(store.read("parcels")) == 10
+    assert store.cleanup("parcels") == []
+
+
+def test_failing_batch_discards_staging_and_keeps_served_version(store):
+    build(store, [frame(0, 10)])
+
+    def broken():
+        yield frame(0, 5)
+        raise RuntimeError("source broke")
+
+    with pytest.raises(RuntimeError, match="source broke"):
+        store.load(SCHEMA, broken())
+    assert store.cleanup("parcels") == []
+    assert store.current("parcels").meta["count"] == 10
+
+
+LOADER = """
+import sys, time, json
+sys.path[:0] = [{tests!r}, {root!r}]
+from test_stores import SCHEMA, frame, open_store
+store = open_store(json.loads({spec!r}))
+def batches():
+    for k in range(10_000):
+        yield frame(k * 5, 5)
+        print("batch", flush=True)
+        time.sleep(0.05)
+store.load(SCHEMA, batches())
+"""
+
+
+def test_killed_loader_leaves_served_layer_and_cleanup_removes_only_dead_staging(store_spec):
+    import json
+
+    store = open_store(store_spec)
+    build(store, [frame(0, 10)])
+    code = LOADER.format(
+        tests=str(Path(__file__).parent), root=str(REPO / "tests"), spec=json.dumps(store_spec)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        for _ in range(3):
+            assert proc.stdout.readline().startswith("batch")
+        assert store.cleanup("parcels") == []  # the loader is alive: its staging copy stays
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 10
+    removed = store.cleanup("parcels")
+    while not removed and time.monotonic() < deadline:  # the server notices the dead session
+        time.sleep(0.1)
+        removed = store.cleanup("parcels")
+    assert len(removed) == 1
+    assert store.cleanup("parcels") == []
+    assert store.current("parcels").number == 1
+    assert list(store.read("parcels")["code"]) == [f"P{i:04d}" for i in range(10)]

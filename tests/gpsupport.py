@@ -56,6 +56,8 @@ class Server:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Later CLI runs with this env then generate the same config (same URLs): no flip-flop.
+        env["GEOPUBLISH_PORT"] = str(self.port)
         self.env = env
         self.log = open(Path(env["GEOPUBLISH_VAR_DIR"]) / f"server-{self.port}.log", "w")
         self.proc = subprocess.Popen(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -26,6 +27,19 @@ def content_hashes(gdf: gpd.GeoDataFrame, fields: list[str]) -> list[str]:
     return out
 
 
+def _seen(values: pd.Series, seen: set[str]) -> np.ndarray:
+    """Membership in ``seen`` per value; never converts the whole set (it grows per batch)."""
+    return np.fromiter((v in seen for v in values.tolist()), dtype=bool, count=len(values))
+
+
+def _joined(gdf: gpd.GeoDataFrame, fields: list[str], sep: str = "\x1f") -> pd.Series:
+    """Fields as one string key per row, vectorised."""
+    parts = gdf[fields].astype("string").fillna("\x00")
+    if len(fields) == 1:
+        return parts.iloc[:, 0]
+    return parts.iloc[:, 0].str.cat([parts[c] for c in fields[1:]], sep=sep)
+
+
 class Identifier:
     """Assigns ids, removes duplicates and refuses ids seen twice, batch after batch."""
 
@@ -43,12 +57,8 @@ class Identifier:
         gdf = gdf.copy()
         gdf[HASH_COLUMN] = content_hashes(gdf, fields)
         if self.dedupe_on is not None:
-            keys = (
-                gdf[self.dedupe_on].astype("string").fillna("\x00").agg("\x1f".join, axis=1)
-                if self.dedupe_on
-                else gdf[HASH_COLUMN]
-            )
-            dup = keys.duplicated().to_numpy() | keys.isin(self.seen_keys).to_numpy()
+            keys = _joined(gdf, self.dedupe_on) if self.dedupe_on else gdf[HASH_COLUMN]
+            dup = keys.duplicated().to_numpy() | _seen(keys, self.seen_keys)
             self.seen_keys.update(keys[~dup])
             if dup.any():
                 stats["duplicates"] = stats.get("duplicates", 0) + int(dup.sum())
@@ -63,11 +73,11 @@ class Identifier:
                     f"null for {int(nulls.sum())} feature(s), e.g. {row!r}; "
                     "ids must be present (filter with source.where or choose other fields)"
                 )
-            ids = parts.agg("-".join, axis=1) if len(self.id_fields) > 1 else parts.iloc[:, 0]
+            ids = _joined(gdf, self.id_fields, "-") if len(self.id_fields) > 1 else parts.iloc[:, 0]
         else:
             ids = gdf[HASH_COLUMN].str.slice(0, 16)
         ids = pd.Series(ids, index=gdf.index).astype("string")
-        repeated = ids[ids.duplicated() | ids.isin(self.seen_ids)]
+        repeated = ids[ids.duplicated().to_numpy() | _seen(ids, self.seen_ids)]
         if len(repeated):
             raise NormaliseError(
                 f"collection {self.collection!r}: feature id {repeated.iloc[0]!r} occurs more "

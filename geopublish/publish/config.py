@@ -68,13 +68,16 @@ def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> 
             "title": "Build report (JSON)",
             "href": f"{base}/reports/{spec.cid}",
         },
-        {
-            "type": "application/geopackage+sqlite3",
-            "rel": "enclosure",
-            "title": "Download the whole layer (GeoPackage)",
-            "href": f"{base}/downloads/{spec.cid}.gpkg",
-        },
     ]
+    if store.kind == "gpkg":  # the served file itself; PostGIS layers have no file to hand out
+        links.append(
+            {
+                "type": "application/geopackage+sqlite3",
+                "rel": "enclosure",
+                "title": "Download the whole layer (GeoPackage)",
+                "href": f"{base}/downloads/{spec.cid}.gpkg",
+            }
+        )
     if spec.licence.url:
         links.insert(
             0,

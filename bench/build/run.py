@@ -5,8 +5,8 @@
 For each dataset, one round runs, in this order, ``ogr2ogr -t_srs EPSG:4326 -f GPKG -lco
 SPATIAL_INDEX=YES``, ``geopublish build`` on the GeoPackage store and ``geopublish build`` on
 the PostGIS store (when ``--postgis-dsn`` answers); rounds repeat, so the tools interleave.
-``gpkg+ids`` and ``postgis+ids`` run the build with the proposed ``Identifier.apply`` of
-``patched_ids.py`` instead of the shipped one.
+(``gpkg+ids`` / ``postgis+ids`` in bench/RESULTS.md were a patched ``Identifier.apply`` that
+has since become the shipped one; the tool names are accepted and run the same build.)
 Each run is wrapped in ``/usr/bin/time -v``: wall time and peak resident memory of the client
 process tree's largest process (the PostgreSQL server's own memory is not counted). Prints a
 Markdown table of medians and writes every run to ``--workdir``/runs-KINDS-SIZES.json.
@@ -134,7 +134,7 @@ def run_tool(tool: str, name: str, source: Path, collections: Path, work: Path, 
         out.unlink(missing_ok=True)
         cmd = ["ogr2ogr", "-t_srs", "EPSG:4326", "-f", "GPKG", "-lco", "SPATIAL_INDEX=YES"]
         return timed([*cmd, str(out), str(source)])
-    store, _, variant = tool.partition("+")
+    store = tool.partition("+")[0]
     var = work / "var" / f"{name}-{tool}"
     shutil.rmtree(var / "store", ignore_errors=True)
     env = dict(os.environ)
@@ -150,8 +150,7 @@ def run_tool(tool: str, name: str, source: Path, collections: Path, work: Path, 
     )
     if store == "postgis":
         env.update(GEOPUBLISH_POSTGIS_DSN=dsn, GEOPUBLISH_POSTGIS_SCHEMA="geopublish_bench")
-    cli = [str(REPO / "bench/build/patched_ids.py")] if variant == "ids" else ["-m", "geopublish"]
-    return timed([sys.executable, *cli, "-q", "build", name], env)
+    return timed([sys.executable, "-m", "geopublish", "-q", "build", name], env)
 
 
 def table(runs: list[dict]) -> str:

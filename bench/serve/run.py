@@ -1,6 +1,7 @@
 """Serving benchmark: geopublish's provider vs pygeoapi's stock providers and tipg, one run.
 
-    .venv/bin/python bench/serve/run.py --sizes 100k 1m --duration 10 --out /tmp/serve.md   (then copy the table into bench/RESULTS.md)
+    .venv/bin/python bench/serve/run.py --sizes 100k 1m --duration 10 --out /tmp/serve.md
+    (then copy the table into bench/RESULTS.md)
 
 Needs wrk (Debian package), PostgreSQL + PostGIS on 127.0.0.1:5432 (trust auth, user postgres),
 tipg in its own virtualenv (``--tipg-python``: pip install tipg uvicorn uvloop httptools) and

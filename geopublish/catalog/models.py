@@ -16,6 +16,15 @@ GeometryFamily = Literal[
     "Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"
 ]
 FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime"]
+# JSON Schema of each field type, as served in queryables and schemas.
+FIELD_JSON_SCHEMA: dict[str, dict[str, str]] = {
+    "string": {"type": "string"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+}
 
 
 class Strict(BaseModel):

@@ -120,18 +120,6 @@ def cast(raw: pd.Series, field: OutputField, stats: dict) -> pd.Series:
     return out
 
 
-def json_type(kind: str) -> dict:
-    """JSON Schema of a declared field type (for queryables and the OpenAPI)."""
-    return {
-        "string": {"type": "string"},
-        "integer": {"type": "integer"},
-        "number": {"type": "number"},
-        "boolean": {"type": "boolean"},
-        "date": {"type": "string", "format": "date"},
-        "datetime": {"type": "string", "format": "date-time"},
-    }[kind]
-
-
 def infer_type(series: pd.Series) -> str:
     """Declared type for a column kept without ``conform``."""
     if pd.api.types.is_bool_dtype(series):

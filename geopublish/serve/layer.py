@@ -14,17 +14,11 @@ from typing import Any
 import numpy as np
 import shapely
 
+from geopublish.catalog.models import FIELD_JSON_SCHEMA
 from geopublish.store.base import HASH_COLUMN, META_TABLE
 
 ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
-JSON_TYPES = {
-    "string": {"type": "string"},
-    "integer": {"type": "integer"},
-    "number": {"type": "number"},
-    "boolean": {"type": "boolean"},
-    "date": {"type": "string", "format": "date"},
-    "datetime": {"type": "string", "format": "date-time"},
-}
+JSON_TYPES = FIELD_JSON_SCHEMA
 _CACHE = threading.local()
 
 

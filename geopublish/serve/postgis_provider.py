@@ -26,19 +26,13 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
+from geopublish.catalog.models import FIELD_JSON_SCHEMA
 from geopublish.serve.pg_query import PgQuery, PgQueryError
 from geopublish.store.base import META_TABLE
 from geopublish.store.pg_copy import srid
 from geopublish.store.postgis import version_table
 
-JSON_TYPES = {
-    "string": {"type": "string"},
-    "integer": {"type": "integer"},
-    "number": {"type": "number"},
-    "boolean": {"type": "boolean"},
-    "date": {"type": "string", "format": "date"},
-    "datetime": {"type": "string", "format": "date-time"},
-}
+JSON_TYPES = FIELD_JSON_SCHEMA
 _LOCAL = threading.local()
 
 

@@ -16,14 +16,8 @@ import shapely
 from psycopg import sql
 from pygeofilter import ast, values
 
-COMPARE = {
-    ast.Equal: "=",
-    ast.NotEqual: "<>",
-    ast.LessThan: "<",
-    ast.LessEqual: "<=",
-    ast.GreaterThan: ">",
-    ast.GreaterEqual: ">=",
-}
+from geopublish.serve.sql import COMPARE, QueryError
+
 SPATIAL = {
     ast.GeometryIntersects: "ST_Intersects",
     ast.GeometryDisjoint: "ST_Disjoint",
@@ -36,8 +30,8 @@ SPATIAL = {
 }
 
 
-class PgQueryError(ValueError):
-    """A parameter the collection cannot honour; the message says why."""
+# One error and one operator table for both SQL dialects.
+PgQueryError = QueryError
 
 
 class PgQuery:

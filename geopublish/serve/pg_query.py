@@ -16,7 +16,7 @@ import shapely
 from psycopg import sql
 from pygeofilter import ast, values
 
-from geopublish.serve.sql import COMPARE, QueryError
+from geopublish.serve.sql import COMPARE, QueryError, typed_value
 
 SPATIAL = {
     ast.GeometryIntersects: "ST_Intersects",
@@ -59,30 +59,7 @@ class PgQuery:
 
     def value(self, name: str, value: Any) -> Any:
         """``value`` converted to the column's type, or a 400."""
-        kind = self.types[name]
-        try:
-            if kind == "integer":
-                return int(value)
-            if kind == "number":
-                return float(value)
-            if kind == "boolean":
-                if isinstance(value, bool):
-                    return value
-                lowered = str(value).lower()
-                if lowered not in ("true", "false", "1", "0"):
-                    raise ValueError(value)
-                return lowered in ("true", "1")
-        except (TypeError, ValueError) as exc:
-            raise PgQueryError(
-                f"property {name!r} is {kind}; cannot compare with {value!r}"
-            ) from exc
-        if isinstance(value, dt.datetime):
-            if value.tzinfo:
-                return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            return value.isoformat()
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        return str(value)
+        return typed_value(self.types[name], name, value)
 
     def _param(self, value: Any) -> sql.Composable:
         self.params.append(value)

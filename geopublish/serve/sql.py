@@ -54,6 +54,35 @@ NEEDS_OVERLAP = {
 }
 
 
+def typed_value(kind: str, name: str, value: Any) -> Any:
+    """A request value converted to a field's declared type; QueryError (a 400) when it cannot be.
+
+    Shared by the SQLite and PostGIS query builders. Dates and times are compared as the ISO
+    strings both stores keep.
+    """
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+        if kind == "boolean":
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).lower()
+            if lowered not in ("true", "false", "1", "0"):
+                raise ValueError(value)
+            return lowered in ("true", "1")
+    except (TypeError, ValueError) as exc:
+        raise QueryError(f"property {name!r} is {kind}; cannot compare with {value!r}") from exc
+    if isinstance(value, dt.datetime):
+        if value.tzinfo:
+            return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
 class Query:
     """WHERE clauses, parameters and ORDER BY for one request."""
 
@@ -77,30 +106,7 @@ class Query:
         return f't."{name}"'
 
     def _value(self, name: str, value: Any) -> Any:
-        kind = self.layer.types[name]
-        try:
-            if kind == "integer":
-                return int(value)
-            if kind == "number":
-                return float(value)
-            if kind == "boolean":
-                if isinstance(value, bool):
-                    return int(value)
-                lowered = str(value).lower()
-                if lowered not in ("true", "false", "1", "0"):
-                    raise ValueError(value)
-                return int(lowered in ("true", "1"))
-        except (TypeError, ValueError) as exc:
-            raise QueryError(f"property {name!r} is {kind}; cannot compare with {value!r}") from exc
-        if isinstance(value, dt.datetime):
-            return (
-                value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-                if value.tzinfo
-                else value.isoformat()
-            )
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        return value if kind in ("string", "date", "datetime") else value
+        return typed_value(self.layer.types[name], name, value)
 
     def equals(self, name: str, value: str) -> None:
         """``name=value`` query parameter."""

@@ -118,16 +118,3 @@ def cast(raw: pd.Series, field: OutputField, stats: dict) -> pd.Series:
         out = parsed.dt.strftime(fmt).astype("string")
     _count_failures(raw, out, field, stats)
     return out
-
-
-def infer_type(series: pd.Series) -> str:
-    """Declared type for a column kept without ``conform``."""
-    if pd.api.types.is_bool_dtype(series):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(series):
-        return "integer"
-    if pd.api.types.is_float_dtype(series):
-        return "number"
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return "datetime"
-    return "string"

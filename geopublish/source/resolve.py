@@ -135,14 +135,3 @@ def fingerprint_files(paths: list[Path], known: dict[str, dict] | None = None) -
     parts = {str(p): file_fingerprint(p, known.get(str(p))) for p in paths}
     combined = hashlib.sha256("".join(v["sha256"] for v in parts.values()).encode())
     return {"sha256": combined.hexdigest(), "files": parts}
-
-
-def quick_stat(paths: list[Path]) -> list[tuple[str, int, int]]:
-    """(path, size, mtime_ns) per file: the cheap first test of "unchanged"."""
-    out = []
-    for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            stat = os.stat(file)
-            out.append((str(file), stat.st_size, stat.st_mtime_ns))
-    return out

@@ -7,7 +7,6 @@ Tables without geometry (CSV) get one from x/y or WKT columns.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -167,8 +166,3 @@ def _csv_geometry(
     out = frame.loc[~bad].copy()
     out["geometry"] = geoms[~bad]
     return out
-
-
-def source_paths(parts: list[Resolved]) -> list[Path]:
-    """The files behind resolved parts (for fingerprints)."""
-    return [p.file for p in parts]

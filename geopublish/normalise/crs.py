@@ -8,6 +8,7 @@ import geopandas as gpd
 import pyproj
 from pyproj.exceptions import CRSError
 
+from geopublish import parallel
 from geopublish.errors import NormaliseError
 
 # Tried in order to suggest the real CRS of mislabelled data.
@@ -92,6 +93,9 @@ def check_coordinates(
 
 def to_storage(gdf: gpd.GeoDataFrame, storage: pyproj.CRS) -> gpd.GeoDataFrame:
     """Reproject a batch to the storage CRS (no-op when already there)."""
-    if gdf.crs is not None and gdf.crs.equals(storage):
+    if gdf.crs is None or gdf.crs.equals(storage):
         return gdf
-    return gdf.to_crs(storage)
+    moved = parallel.reproject(gdf.geometry.to_numpy(), gdf.crs, storage)
+    out = gdf.copy()
+    out[gdf.geometry.name] = moved
+    return gpd.GeoDataFrame(out, geometry=gdf.geometry.name, crs=storage)

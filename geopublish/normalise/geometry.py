@@ -6,6 +6,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from geopublish import parallel
 from geopublish.catalog.models import Geometry
 
 FAMILY = {
@@ -67,7 +68,7 @@ def clean(gdf: gpd.GeoDataFrame, spec: Geometry | None, stats: dict) -> gpd.GeoD
     keep = ~(missing | empty)
     geoms = shapely.force_2d(geoms[keep])
     gdf = gdf.loc[keep]
-    valid = shapely.is_valid(geoms)
+    valid = parallel.pmap(shapely.is_valid, geoms)
     stats["valid_as_read"] = stats.get("valid_as_read", 0) + int(valid.sum())
     stats["checked_geometries"] = stats.get("checked_geometries", 0) + len(geoms)
     base = BASE.get(spec.type) if spec else None

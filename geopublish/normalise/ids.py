@@ -7,8 +7,8 @@ import hashlib
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
+from geopublish import parallel
 from geopublish.errors import NormaliseError
 
 HASH_COLUMN = "geopublish_hash"
@@ -16,7 +16,7 @@ HASH_COLUMN = "geopublish_hash"
 
 def content_hashes(gdf: gpd.GeoDataFrame, fields: list[str]) -> list[str]:
     """SHA-1 of each feature's attributes and geometry (WKB, 2D)."""
-    wkb = shapely.to_wkb(gdf.geometry.to_numpy(), output_dimension=2, byte_order=1)
+    wkb = parallel.to_wkb(gdf.geometry.to_numpy())
     attrs = gdf[fields].astype("string").fillna("\x00").to_numpy() if fields else None
     out = []
     for i, geom in enumerate(wkb):

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import geopandas as gpd
 
+from geopublish import parallel
 from geopublish.catalog.models import CollectionSpec
 from geopublish.errors import NormaliseError
 from geopublish.normalise import crs as crsmod
@@ -97,4 +98,4 @@ def stage_features(
             progress(len(raw))
             yield gdf
 
-    return store.load(schema, batches())
+    return store.load(schema, parallel.prefetch(batches()))

@@ -17,8 +17,8 @@ from typing import Any
 import geopandas as gpd
 import pyarrow as pa
 import pyogrio
-import shapely
 
+from geopublish import parallel
 from geopublish.errors import StoreError
 from geopublish.store.base import HASH_COLUMN, META_TABLE, LayerSchema, Staged, Store, Version
 from geopublish.store.files import VersionedFiles
@@ -46,7 +46,7 @@ def to_record_batch(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> pa.RecordBatc
         for n, t in schema.fields.items()
     ]
     arrays.append(pa.array(gdf[HASH_COLUMN].tolist(), type=pa.string()))
-    arrays.append(pa.array(shapely.to_wkb(gdf.geometry.to_numpy(), output_dimension=2)))
+    arrays.append(pa.array(parallel.to_wkb(gdf.geometry.to_numpy())))
     return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema(schema))
 
 

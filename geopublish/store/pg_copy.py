@@ -12,9 +12,9 @@ from typing import Any
 
 import geopandas as gpd
 import pyproj
-import shapely
 from psycopg import sql
 
+from geopublish import parallel
 from geopublish.errors import StoreError
 from geopublish.store.base import HASH_COLUMN, LayerSchema
 
@@ -104,5 +104,5 @@ def rows(gdf: gpd.GeoDataFrame, schema: LayerSchema, first_fid: int) -> Iterator
             [convert(v) if ok else None for v, ok in zip(column.tolist(), present, strict=True)]
         )
     values.append(gdf[HASH_COLUMN].tolist())
-    values.append(shapely.to_wkb(gdf.geometry.to_numpy(), output_dimension=2).tolist())
+    values.append(parallel.to_wkb(gdf.geometry.to_numpy()).tolist())
     return zip(*values, strict=True)

@@ -5,7 +5,8 @@ document again with ``json.dumps``; for polygons that is most of a request's tim
 ``f=json`` whose parameters are all ones handled here (``limit``, ``offset``, ``bbox`` in CRS84,
 ``properties``, ``skipGeometry``, ``sortby``, ``resulttype``, ``queryable=value``, ``filter``
 in CRS84) on a layer stored in CRS84, the document is written directly: the members and links
-pygeoapi writes, each geometry's GeoJSON text from shapely spliced in. Anything else, and
+pygeoapi writes, geometries as numpy coordinate arrays that orjson writes in one pass
+(:mod:`geopublish.serve.geojson`). Anything else, and
 anything that does not parse, falls through to pygeoapi, which answers it (or explains the
 400) as before.
 """
@@ -14,17 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
 import urllib.parse
 from typing import Any
 
 import pygeoapi
-import shapely
 from flask import Response, request
 from pygeoapi import l10n
 from pygeoapi.api import evaluate_limit, validate_bbox
 from pygeoapi.api.itemtypes import get_dataset_formatters
 
+from geopublish.serve import geojson
 from geopublish.serve.cql import parse_cql2_json, parse_cql2_text
 from geopublish.serve.layer import Layer
 from geopublish.serve.sql import Query, QueryError
@@ -37,36 +37,35 @@ PAGE_PARAMS = {
 MEDIA = "application/geo+json"
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def features(layer: Layer, rows: list[tuple], select: list[str] | None, skip: bool) -> list[str]:
-    """GeoJSON text of each row's feature, geometry text straight from shapely."""
+def features(
+    layer: Layer, rows: list[tuple], select: list[str] | None, skip: bool
+) -> list[dict[str, Any]]:
+    """GeoJSON feature of each row, its geometry from :mod:`geopublish.serve.geojson`."""
     names = layer.field_names
     keep = [i for i, n in enumerate(names) if not select or n in select]
     id_index = names.index(layer.id_column)
-    geoms: Any = [None] * len(rows)
+    geoms: list[Any] = [None] * len(rows)
     if rows and not skip:
-        geoms = shapely.to_geojson(layer.decode([r[-1] for r in rows]))
-    out = []
-    for row, geom in zip(rows, geoms, strict=True):
-        props = _dump({names[i]: layer.present(i, row[i]) for i in keep})
-        out.append(
-            f'{{"type":"Feature","id":{_dump(row[id_index])},'
-            f'"geometry":{geom if geom is not None else "null"},"properties":{props}}}'
-        )
-    return out
+        geoms = geojson.geometries(layer.decode([r[-1] for r in rows]))
+    return [
+        {
+            "type": "Feature",
+            "id": row[id_index],
+            "geometry": geom,
+            "properties": {names[i]: layer.present(i, row[i]) for i in keep},
+        }
+        for row, geom in zip(rows, geoms, strict=True)
+    ]
 
 
-def _respond(api: Any, text: str) -> Response:
-    text = text.replace("<", "&lt;").replace(">", "&gt;")
-    response = Response(text, mimetype=MEDIA)
+def _respond(api: Any, document: dict[str, Any]) -> Response:
+    data = geojson.dumps(document).replace(b"<", b"&lt;").replace(b">", b"&gt;")
+    response = Response(data, mimetype=MEDIA)
     response.headers["X-Powered-By"] = f"pygeoapi {pygeoapi.__version__}"
     response.headers["Content-Language"] = l10n.locale2str(api.default_locale)
     response.headers["Content-Crs"] = f"<{CRS84}>"
     if api.config["server"].get("gzip") and "gzip" in request.headers.get("Accept-Encoding", ""):
-        response.set_data(gzip.compress(text.encode("utf-8")))
+        response.set_data(gzip.compress(data))
         response.headers["Content-Encoding"] = "gzip"
         response.headers["Content-Type"] = f"{MEDIA}; charset=utf-8"
     return response
@@ -132,8 +131,8 @@ def _feature(
             "href": base,
         },
     ]
-    (text,) = features(layer, [row], None, False)
-    return _respond(api, f'{text[:-1]},"links":{_dump(links)}}}')
+    (feature,) = features(layer, [row], None, False)
+    return _respond(api, {**feature, "links": links})
 
 
 def _page(api: Any, cid: str, layer: Layer, resource: dict, base: str) -> Response:
@@ -161,7 +160,7 @@ def _page(api: Any, cid: str, layer: Layer, resource: dict, base: str) -> Respon
         raise ValueError(select)
     rows = query.page(offset, limit) if args.get("resulttype", "results") == "results" else None
     matched = query.matched(offset, limit, rows)
-    texts = features(layer, rows, select, skip) if rows is not None else []
+    found = features(layer, rows, select, skip) if rows is not None else []
     uri = f"{base}/items"
     tail = "".join(
         f"&{urllib.parse.quote(k, safe='')}={urllib.parse.quote(str(v), safe=',')}"
@@ -206,7 +205,7 @@ def _page(api: Any, cid: str, layer: Layer, resource: dict, base: str) -> Respon
                 "href": f"{uri}?f=json&offset={max(0, offset - limit)}{tail}",
             }
         )
-    if matched > limit + offset or len(texts) == limit:
+    if matched > limit + offset or len(found) == limit:
         links.append(
             {
                 "type": MEDIA,
@@ -226,7 +225,12 @@ def _page(api: Any, cid: str, layer: Layer, resource: dict, base: str) -> Respon
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return _respond(
         api,
-        f'{{"type":"FeatureCollection","features":[{",".join(texts)}],'
-        f'"numberMatched":{matched},"numberReturned":{len(texts)},'
-        f'"links":{_dump(links)},"timeStamp":"{stamp}"}}',
+        {
+            "type": "FeatureCollection",
+            "features": found,
+            "numberMatched": matched,
+            "numberReturned": len(found),
+            "links": links,
+            "timeStamp": stamp,
+        },
     )

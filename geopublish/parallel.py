@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import queue
 import threading
@@ -65,9 +66,15 @@ def pmap(func: Callable[[np.ndarray], Any], values: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(r) for r in _pool.map(func, chunks)])
 
 
+@functools.lru_cache(maxsize=16)
+def _transformer(source: str, target: str) -> pyproj.Transformer:
+    """One transformer per CRS pair and build (pyproj >= 3.1 transformers are thread-safe)."""
+    return pyproj.Transformer.from_crs(source, target, always_xy=True)
+
+
 def reproject(geoms: np.ndarray, source: pyproj.CRS, target: pyproj.CRS) -> np.ndarray:
     """Geometries transformed like ``GeoSeries.to_crs`` (always x/y order, Z kept)."""
-    transformer = pyproj.Transformer.from_crs(source, target, always_xy=True)
+    transformer = _transformer(source.to_wkt(), target.to_wkt())
 
     def chunk(data: np.ndarray) -> np.ndarray:
         out = np.empty_like(data)

@@ -66,7 +66,7 @@ def clean(gdf: gpd.GeoDataFrame, spec: Geometry | None, stats: dict) -> gpd.GeoD
     empty = ~missing & shapely.is_empty(geoms)
     _count(stats, "empty geometry", int(empty.sum()))
     keep = ~(missing | empty)
-    geoms = shapely.force_2d(geoms[keep])
+    geoms = parallel.pmap(shapely.force_2d, geoms[keep])
     gdf = gdf.loc[keep]
     valid = parallel.pmap(shapely.is_valid, geoms)
     stats["valid_as_read"] = stats.get("valid_as_read", 0) + int(valid.sum())
@@ -98,7 +98,8 @@ def clean(gdf: gpd.GeoDataFrame, spec: Geometry | None, stats: dict) -> gpd.GeoD
             single = shapely.get_type_id(geoms) == shapely.GeometryType[base.upper()].value
             if single.any():
                 geoms = geoms.copy()
-                geoms[single] = [MULTI[base]([g]) for g in geoms[single]]
+                parts = geoms[single]
+                geoms[single] = MULTI[base](parts, indices=np.arange(len(parts)))
     out = gdf.copy()
     out[out.geometry.name] = geoms
     return gpd.GeoDataFrame(out, geometry=gdf.geometry.name, crs=gdf.crs)

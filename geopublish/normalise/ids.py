@@ -10,12 +10,11 @@ import pandas as pd
 
 from geopublish import parallel
 from geopublish.errors import NormaliseError
+from geopublish.store.base import HASH_COLUMN, WKB_COLUMN
 
-HASH_COLUMN = "geopublish_hash"
 
-
-def content_hashes(gdf: gpd.GeoDataFrame, fields: list[str]) -> list[str]:
-    """SHA-1 of each feature's attributes and geometry (WKB, 2D)."""
+def content_hashes(gdf: gpd.GeoDataFrame, fields: list[str]) -> tuple[list[str], np.ndarray]:
+    """SHA-1 of each feature's attributes and geometry, and the geometry's 2D WKB."""
     wkb = parallel.to_wkb(gdf.geometry.to_numpy())
     attrs = gdf[fields].astype("string").fillna("\x00").to_numpy() if fields else None
     out = []
@@ -24,7 +23,7 @@ def content_hashes(gdf: gpd.GeoDataFrame, fields: list[str]) -> list[str]:
         if attrs is not None:
             digest.update("\x1f".join(attrs[i]).encode())
         out.append(digest.hexdigest())
-    return out
+    return out, wkb
 
 
 def _seen(values: pd.Series, seen: set[str]) -> np.ndarray:
@@ -52,10 +51,14 @@ class Identifier:
         self.seen_keys: set[str] = set()
 
     def apply(self, gdf: gpd.GeoDataFrame, stats: dict) -> gpd.GeoDataFrame:
-        """Add hash and id columns, drop duplicates, check id uniqueness."""
-        fields = [c for c in gdf.columns if c != gdf.geometry.name and c != HASH_COLUMN]
+        """Add hash, WKB and id columns, drop duplicates, check id uniqueness.
+
+        The WKB column (:data:`WKB_COLUMN`) is the geometry as the stores write it, encoded
+        once for both the content hash and the store.
+        """
+        fields = [c for c in gdf.columns if c not in (gdf.geometry.name, HASH_COLUMN, WKB_COLUMN)]
         gdf = gdf.copy()
-        gdf[HASH_COLUMN] = content_hashes(gdf, fields)
+        gdf[HASH_COLUMN], gdf[WKB_COLUMN] = content_hashes(gdf, fields)
         if self.dedupe_on is not None:
             keys = _joined(gdf, self.dedupe_on) if self.dedupe_on else gdf[HASH_COLUMN]
             dup = keys.duplicated().to_numpy() | _seen(keys, self.seen_keys)

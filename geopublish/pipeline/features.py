@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 
 import geopandas as gpd
+import shapely
 
 from geopublish import parallel
 from geopublish.catalog.models import CollectionSpec
@@ -83,10 +85,11 @@ def stage_features(
                 )
             frame = conformer.apply(raw, origin, stats)
             gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs=raw.crs)
-            present = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-            if len(present):
+            geoms = gdf.geometry.to_numpy()
+            bounds = tuple(shapely.total_bounds(geoms)) if len(geoms) else (math.nan,) * 4
+            if all(math.isfinite(v) for v in bounds):
                 crsmod.check_coordinates(
-                    tuple(present.total_bounds),
+                    bounds,
                     raw.crs,
                     collection=cid,
                     origin=origin,

@@ -14,8 +14,19 @@ from typing import Any
 
 import geopandas as gpd
 
+from geopublish import parallel
+
 META_TABLE = "geopublish_meta"
 HASH_COLUMN = "geopublish_hash"
+# The geometry as stores write it (2D little-endian WKB), encoded once per batch by the ids step.
+WKB_COLUMN = "geopublish_wkb"
+
+
+def wkb_column(gdf: gpd.GeoDataFrame) -> Any:
+    """The batch's geometries as 2D WKB: the ids step's column, else encoded now."""
+    if WKB_COLUMN in gdf.columns:
+        return gdf[WKB_COLUMN].to_numpy()
+    return parallel.to_wkb(gdf.geometry.to_numpy())
 
 
 @dataclass(frozen=True)

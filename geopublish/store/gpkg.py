@@ -18,9 +18,16 @@ import geopandas as gpd
 import pyarrow as pa
 import pyogrio
 
-from geopublish import parallel
 from geopublish.errors import StoreError
-from geopublish.store.base import HASH_COLUMN, META_TABLE, LayerSchema, Staged, Store, Version
+from geopublish.store.base import (
+    HASH_COLUMN,
+    META_TABLE,
+    LayerSchema,
+    Staged,
+    Store,
+    Version,
+    wkb_column,
+)
 from geopublish.store.files import VersionedFiles
 
 ARROW_TYPES = {
@@ -46,7 +53,7 @@ def to_record_batch(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> pa.RecordBatc
         for n, t in schema.fields.items()
     ]
     arrays.append(pa.array(gdf[HASH_COLUMN].tolist(), type=pa.string()))
-    arrays.append(pa.array(parallel.to_wkb(gdf.geometry.to_numpy())))
+    arrays.append(pa.array(wkb_column(gdf), type=pa.binary()))
     return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema(schema))
 
 

@@ -14,9 +14,8 @@ import geopandas as gpd
 import pyproj
 from psycopg import sql
 
-from geopublish import parallel
 from geopublish.errors import StoreError
-from geopublish.store.base import HASH_COLUMN, LayerSchema
+from geopublish.store.base import HASH_COLUMN, LayerSchema, wkb_column
 
 PG_TYPES = {
     "string": "text",
@@ -104,5 +103,5 @@ def rows(gdf: gpd.GeoDataFrame, schema: LayerSchema, first_fid: int) -> Iterator
             [convert(v) if ok else None for v, ok in zip(column.tolist(), present, strict=True)]
         )
     values.append(gdf[HASH_COLUMN].tolist())
-    values.append(parallel.to_wkb(gdf.geometry.to_numpy()).tolist())
+    values.append(wkb_column(gdf).tolist())
     return zip(*values, strict=True)

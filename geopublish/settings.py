@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     port: int = Field(5000, description="Port to bind.")
     workers: int = Field(2, description="gunicorn worker processes.")
     batch_size: int = Field(
-        10_000, description="Features per build batch (bounds memory: ~1 GB at 1M polygons)."
+        5_000,
+        description="Features per build batch; the four build stages hold one batch each.",
     )
     keep_versions: int = Field(5, description="Published versions kept per layer for rollback.")
     webhook_url: str | None = Field(

@@ -66,7 +66,9 @@ def clean(gdf: gpd.GeoDataFrame, spec: Geometry | None, stats: dict) -> gpd.GeoD
     empty = ~missing & shapely.is_empty(geoms)
     _count(stats, "empty geometry", int(empty.sum()))
     keep = ~(missing | empty)
-    geoms = parallel.pmap(shapely.force_2d, geoms[keep])
+    geoms = geoms[keep]
+    if shapely.has_z(geoms).any():
+        geoms = parallel.pmap(shapely.force_2d, geoms)
     gdf = gdf.loc[keep]
     valid = parallel.pmap(shapely.is_valid, geoms)
     stats["valid_as_read"] = stats.get("valid_as_read", 0) + int(valid.sum())

@@ -16,12 +16,12 @@ from geopublish.store.base import HASH_COLUMN, WKB_COLUMN
 def content_hashes(gdf: gpd.GeoDataFrame, fields: list[str]) -> tuple[list[str], np.ndarray]:
     """SHA-1 of each feature's attributes and geometry, and the geometry's 2D WKB."""
     wkb = parallel.to_wkb(gdf.geometry.to_numpy())
-    attrs = gdf[fields].astype("string").fillna("\x00").to_numpy() if fields else None
+    attrs = _joined(gdf, fields).tolist() if fields else None  # joined with \x1f, vectorised
     out = []
     for i, geom in enumerate(wkb):
         digest = hashlib.sha1(geom or b"")
         if attrs is not None:
-            digest.update("\x1f".join(attrs[i]).encode())
+            digest.update(attrs[i].encode())
         out.append(digest.hexdigest())
     return out, wkb
 

@@ -73,8 +73,8 @@ def stage_features(
         cid, spec.feature_id.fields, spec.dedupe.fields if spec.dedupe else None
     )
 
-    def batches() -> Iterator[gpd.GeoDataFrame]:
-        for origin, raw in frames:
+    def normalised() -> Iterator[tuple[gpd.GeoDataFrame, int]]:
+        for origin, raw in parallel.prefetch(frames):
             stats["read"] += len(raw)
             if override is not None:
                 raw = raw.set_crs(override, allow_override=True)
@@ -96,9 +96,15 @@ def stage_features(
                     region=spec.checks.bbox,
                 )
             gdf = crsmod.to_storage(gdf, storage)
-            gdf = clean(gdf, spec.geometry, stats)
+            yield clean(gdf, spec.geometry, stats), len(raw)
+
+    def identified() -> Iterator[gpd.GeoDataFrame]:
+        # Ids, dedupe and hashes keep state across batches: one stage, batches in order.
+        for gdf, read in parallel.prefetch(normalised()):
             gdf = identifier.apply(gdf, stats)
-            progress(len(raw))
+            progress(read)
             yield gdf
 
-    return store.load(schema, parallel.prefetch(batches()))
+    # Four stages, each one batch ahead of the next in its own thread: read, normalise,
+    # identify, and the store writing in this thread (see geopublish/parallel.py).
+    return store.load(schema, parallel.prefetch(identified()))

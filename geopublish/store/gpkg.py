@@ -128,6 +128,7 @@ class GeoPackageStore(Store):
         path = Path(staged.location)
         schema = staged.schema
         with sqlite3.connect(path) as con:
+            con.execute("PRAGMA threads = 4")  # sorter helper threads for CREATE INDEX
             table = f'"{schema.collection}"'
             try:
                 con.execute(

@@ -250,3 +250,16 @@ def test_departements_report_an_invalid_input_coverage(broken_coverage):
 def test_simplify_refuses_geographic_crs_and_says_to_reproject(communes):
     with pytest.raises(NormaliseError, match=r"'communes_1m'.*EPSG:4326.*to_crs\('EPSG:2154'\)"):
         simplify_coverage(communes, 500, collection="communes_1m")
+
+
+def test_report_counts_shared_vertices_once(communes_l93):
+    out, report = simplify_coverage(communes_l93, 1000.0, collection="communes_1m")
+    positions = set()
+    for geom in out.geometry:
+        for part in getattr(geom, "geoms", [geom]):
+            for ring in [part.exterior, *part.interiors]:
+                positions.update(ring.coords)
+    assert report["unique_vertices_after"] == len(positions)
+    # neighbours share their boundary: far fewer distinct positions than stored coordinates
+    assert report["unique_vertices_after"] < 0.75 * report["vertices_after"]
+    assert report["unique_ratio"] > report["ratio"]

@@ -15,7 +15,9 @@ def stars(n: int, seed: int = 7) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.uniform((600_000, 6_200_000), (800_000, 6_400_000), (n, 2))
     geoms = shapely.buffer(shapely.points(centres), rng.uniform(50, 500, n), quad_segs=4)
-    geoms[5] = shapely.Polygon([(700_000, 6_300_000, 10), (700_100, 6_300_000, 12), (700_000, 6_300_100, 9)])
+    geoms[5] = shapely.Polygon(
+        [(700_000, 6_300_000, 10), (700_100, 6_300_000, 12), (700_000, 6_300_100, 9)]
+    )
     geoms[17] = None
     return geoms
 

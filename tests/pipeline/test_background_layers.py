@@ -179,14 +179,19 @@ def test_raster_without_georeferencing_fails_and_publishes_nothing(shared_data, 
 
 
 def test_coverage_schema_names_the_band_with_unit_and_nodata(api):
-    schema = requests.get(f"{api}/collections/dem_cevennes/schema", params={"f": "json"},
-                          timeout=30).json()
+    schema = requests.get(
+        f"{api}/collections/dem_cevennes/schema", params={"f": "json"}, timeout=30
+    ).json()
     band = schema["properties"]["1"]
     assert band["title"] == "elevation" and band["x-ogc-unit"] == "m"
     assert band["nodata"] == -32768
 
 
 def test_coverage_schema_is_enriched_when_gzipped_too(api):
-    response = requests.get(f"{api}/collections/dem_cevennes/schema", params={"f": "json"},
-                            headers={"Accept-Encoding": "gzip"}, timeout=30)
+    response = requests.get(
+        f"{api}/collections/dem_cevennes/schema",
+        params={"f": "json"},
+        headers={"Accept-Encoding": "gzip"},
+        timeout=30,
+    )
     assert response.json()["properties"]["1"]["title"] == "elevation"

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import numpy as np
 import shapely
 from geopandas import GeoDataFrame
 
 from geopublish.errors import NormaliseError
 from geopublish.normalise.boundaries._common import require_polygons
+
+
+def unique_vertices(geoms: np.ndarray) -> int:
+    """Distinct vertex positions: a boundary shared by two polygons counts once, as in a topology.
+
+    Stored coordinates count every shared vertex once per polygon and each ring's closing
+    point; coverage simplification keeps every junction of three or more polygons, so the
+    stored count cannot drop below that floor whatever the tolerance, while the distinct
+    positions keep falling.
+    """
+    coords = shapely.get_coordinates(geoms)
+    return int(len(np.unique(coords, axis=0))) if len(coords) else 0
 
 
 def simplify_coverage(
@@ -32,7 +45,9 @@ def simplify_coverage(
     -------
     tuple[GeoDataFrame, dict]
         A copy of ``gdf`` with simplified geometries, and a report with ``tolerance``,
-        ``crs``, ``vertices_before``, ``vertices_after``, ``ratio`` (before / after),
+        ``crs``, ``vertices_before``, ``vertices_after``, ``ratio`` (before / after, stored
+        coordinates), ``unique_vertices_before``, ``unique_vertices_after``, ``unique_ratio``
+        (distinct positions, see :func:`unique_vertices`),
         ``coverage_valid_before``, ``coverage_valid_after`` and ``invalid_edges_before``
         (features whose edges break the coverage).
     """
@@ -59,12 +74,16 @@ def simplify_coverage(
     out[gdf.geometry.name] = simplified
     before = int(shapely.get_num_coordinates(geoms).sum())
     after = int(shapely.get_num_coordinates(simplified).sum())
+    shared_before, shared_after = unique_vertices(geoms), unique_vertices(simplified)
     report = {
         "tolerance": tolerance,
         "crs": gdf.crs.to_string(),
         "vertices_before": before,
         "vertices_after": after,
         "ratio": round(before / after, 3) if after else None,
+        "unique_vertices_before": shared_before,
+        "unique_vertices_after": shared_after,
+        "unique_ratio": round(shared_before / shared_after, 3) if shared_after else None,
         "coverage_valid_before": valid_before,
         "coverage_valid_after": bool(shapely.coverage_is_valid(simplified)),
         "invalid_edges_before": invalid_edges,

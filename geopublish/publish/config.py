@@ -22,6 +22,9 @@ from geopublish.store.raster import RasterStore
 
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
+# Provider key of spec.publish.queryables (read by geopublish.serve.queryables).
+QUERYABLES_KEY = "x-geopublish-queryables"
+
 
 def crs_uri(value: str) -> str:
     """'EPSG:2154' -> its OGC URI; CRS84 spelled any way -> the CRS84 URI."""
@@ -61,6 +64,8 @@ def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> 
         provider["title_field"] = spec.publish.title_field
     if spec.publish.time_field:
         provider["time_field"] = spec.publish.time_field
+    if spec.publish.queryables is not None:
+        provider[QUERYABLES_KEY] = list(spec.publish.queryables)
     links = [
         {
             "type": "application/json",

@@ -17,6 +17,7 @@ from pygeoapi.flask_app import APP, CONFIG
 from geopublish.serve.coverages import install as install_coverage_schema
 from geopublish.serve.feed import install_feed
 from geopublish.serve.http import install
+from geopublish.serve.queryables import install as install_queryables
 from geopublish.settings import get_settings
 
 SAFE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -71,5 +72,6 @@ def download(cid: str) -> Response:
 
 
 install_coverage_schema(APP, CONFIG)
+install_queryables(APP, CONFIG)
 
 app = APP

@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from pygeoapi.api import itemtypes
 
+from geopublish.serve import queryables
 from geopublish.serve.cql import parse_cql2_json, parse_cql2_text
 from geopublish.serve.fast import try_serve
 from geopublish.serve.layer import Layer, open_layer
@@ -90,7 +91,7 @@ def check_items(cid: str, args: Any, layer: Layer, provider: dict[str, Any]) -> 
         if name not in ITEMS and name not in fields:
             raise BadParameter(
                 f"collection {cid!r}: unknown query parameter {name!r}; accepted: "
-                f"{sorted(ITEMS)} and the queryables {sorted(fields)}"
+                f"{sorted(ITEMS)} and the fields {sorted(fields)}"
             )
     if "datetime" in args and not provider.get("time_field"):
         raise BadParameter(f"collection {cid!r}: 'datetime' is not supported: no time field")
@@ -107,15 +108,22 @@ def check_items(cid: str, args: Any, layer: Layer, provider: dict[str, Any]) -> 
     lang = args.get("filter-lang", "cql2-text")
     if lang not in LANGS:
         raise BadParameter(f"filter-lang {lang!r}: expected 'cql2-text' or 'cql2-json'")
+    parsed = None
     if "filter" in args:
         parse = parse_cql2_json if lang == "cql2-json" else parse_cql2_text
         try:
-            parse(args["filter"])
+            parsed = parse(args["filter"])
         except Exception as exc:  # lark and json raise several unrelated types
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BadParameter(
                 f"collection {cid!r}: filter is not valid {LANGS[lang]}: {reason}"
             ) from exc
+    try:
+        queryables.check(
+            cid, queryables.declared(provider), [n for n in args if n in fields], parsed
+        )
+    except queryables.NotQueryable as exc:
+        raise BadParameter(str(exc)) from exc
 
 
 def _exception(status: int, code: str, description: str) -> Response:

@@ -27,6 +27,7 @@ from pygeoapi.provider.base import (
 )
 
 from geopublish.catalog.models import FIELD_JSON_SCHEMA
+from geopublish.serve import queryables
 from geopublish.serve.pg_query import PgQuery, PgQueryError
 from geopublish.store.base import META_TABLE
 from geopublish.store.pg_copy import srid
@@ -57,6 +58,7 @@ class PostGISProvider(BaseProvider):
         self.dsn = os.environ.get(data[4:], "") if data.startswith("env:") else data
         self.schema = provider_def.get("schema", "geopublish")
         self.table = provider_def["table"]
+        self.queryables = queryables.declared(provider_def)
         self._load_meta()
 
     def _load_meta(self) -> None:
@@ -126,7 +128,8 @@ class PostGISProvider(BaseProvider):
                 query.cql(filterq)
             for sort in sortby or []:
                 query.order(sort["property"], sort["order"] == "-")
-        except PgQueryError as exc:
+            queryables.check(self.table, self.queryables, [n for n, _ in properties or []], filterq)
+        except (PgQueryError, queryables.NotQueryable) as exc:
             raise ProviderInvalidQueryError(user_msg=str(exc)) from exc
         out: dict[str, Any] = {"type": "FeatureCollection", "features": []}
         if resulttype != "hits":

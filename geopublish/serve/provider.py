@@ -20,6 +20,7 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
+from geopublish.serve import queryables
 from geopublish.serve.layer import Layer, open_layer
 from geopublish.serve.sql import Query, QueryError
 
@@ -33,6 +34,7 @@ class GeoPackageProvider(BaseProvider):
         self.layer: Layer = open_layer(os.path.realpath(self.data), self.table)
         self.id_field = self.layer.id_column
         self._fields = self.layer.json_fields()
+        self.queryables = queryables.declared(provider_def)
 
     def get_fields(self) -> dict[str, dict[str, str]]:
         """Field names and JSON Schema types, from the build's metadata."""
@@ -69,7 +71,8 @@ class GeoPackageProvider(BaseProvider):
                 query.cql(filterq)
             for sort in sortby or []:
                 query.order(sort["property"], sort["order"] == "-")
-        except QueryError as exc:
+            queryables.check(self.table, self.queryables, [n for n, _ in properties or []], filterq)
+        except (QueryError, queryables.NotQueryable) as exc:
             raise ProviderInvalidQueryError(user_msg=str(exc)) from exc
         out: dict[str, Any] = {"type": "FeatureCollection", "features": []}
         rows = None if resulttype == "hits" else query.page(offset, limit)

@@ -1,0 +1,89 @@
+"""Declared queryables: the fields a collection lets clients filter on.
+
+A spec's ``publish.queryables`` reaches the provider block as :data:`KEY`. When it is set,
+property filters (``?name=value``) and CQL2 filters may name only those fields (and the
+geometry); anything else is a 400 that lists the queryables, on the direct path, through
+pygeoapi and in both providers alike, and ``/collections/<id>/queryables`` lists only them.
+Without it every stored field is queryable. Sorting and ``properties=`` selection are not
+filters and stay open to every field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from flask import Flask, Response, request
+from pygeofilter import ast
+
+from geopublish.publish.config import QUERYABLES_KEY
+
+KEY = QUERYABLES_KEY
+GEOMETRY = {"geometry", "geom"}
+PATH = re.compile(r"^/collections/([^/]+)/queryables/?$")
+
+
+class NotQueryable(ValueError):
+    """A filter names a field the collection does not declare queryable."""
+
+
+def declared(provider: dict[str, Any]) -> list[str] | None:
+    """The provider's declared queryables, or None when every field is queryable."""
+    names = provider.get(KEY)
+    return list(names) if names is not None else None
+
+
+def attributes(node: Any) -> Iterator[str]:
+    """Every attribute (property) name a parsed CQL2 expression refers to."""
+    if isinstance(node, ast.Attribute):
+        yield node.name
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for field in dataclasses.fields(node):
+            yield from attributes(getattr(node, field.name))
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            yield from attributes(item)
+
+
+def check(
+    collection: str, queryables: list[str] | None, names: Iterable[str], cql: Any = None
+) -> None:
+    """Raise :class:`NotQueryable` when a filter uses a field outside ``queryables``."""
+    if queryables is None:
+        return
+    allowed = set(queryables) | GEOMETRY
+    used = list(names) + (list(attributes(cql)) if cql is not None else [])
+    refused = sorted({n for n in used if n not in allowed})
+    if refused:
+        raise NotQueryable(
+            f"collection {collection!r}: {', '.join(map(repr, refused))} "
+            f"{'is' if len(refused) == 1 else 'are'} not queryable; "
+            f"queryables: {sorted(queryables)}"
+        )
+
+
+def install(app: Flask, config: dict[str, Any]) -> None:
+    """Register the after-request hook that lists only declared queryables."""
+
+    @app.after_request
+    def _only_declared(response: Response) -> Response:
+        match = PATH.match(request.path)
+        if not match or response.status_code != 200 or "json" not in response.content_type:
+            return response
+        resource = config.get("resources", {}).get(match.group(1), {})
+        providers = [p for p in resource.get("providers", []) if p.get("type") == "feature"]
+        queryables = declared(providers[0]) if providers else None
+        if queryables is None:
+            return response
+        zipped = response.headers.get("Content-Encoding") == "gzip"
+        raw = response.get_data()
+        body = json.loads(gzip.decompress(raw) if zipped else raw)
+        keep = set(queryables) | GEOMETRY
+        body["properties"] = {k: v for k, v in body.get("properties", {}).items() if k in keep}
+        text = json.dumps(body).encode("utf-8")
+        response.set_data(gzip.compress(text) if zipped else text)
+        return response

@@ -7,12 +7,13 @@ and the file's nodata value (kept by ``publish`` in ``x-geopublish-bands``) are 
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask
+
+from geopublish.serve.rewrite import install_json_hook
 
 SCHEMA_PATH = re.compile(r"^/collections/([^/]+)/schema/?$")
 
@@ -28,27 +29,23 @@ def _bands(config: dict[str, Any], cid: str) -> list[dict[str, Any]]:
 def install(app: Flask, config: dict[str, Any]) -> None:
     """Register the after-request hook that enriches coverage schemas."""
 
-    @app.after_request
-    def _enrich(response: Response) -> Response:
-        match = SCHEMA_PATH.match(request.path)
-        if not match or response.status_code != 200 or "json" not in response.content_type:
-            return response
-        bands = _bands(config, match.group(1))
+    def change_for(cid: str) -> Callable[[dict[str, Any]], None] | None:
+        bands = _bands(config, cid)
         if not bands:
-            return response
-        zipped = response.headers.get("Content-Encoding") == "gzip"
-        raw = response.get_data()
-        body = json.loads(gzip.decompress(raw) if zipped else raw)
-        properties = body.get("properties", {})
-        for band in bands:
-            entry = properties.get(str(band["index"]))
-            if entry is None:
-                continue
-            entry["title"] = band.get("name") or entry.get("title")
-            if band.get("units"):
-                entry["x-ogc-unit"] = band["units"]
-            if band.get("nodata") is not None:
-                entry["nodata"] = band["nodata"]
-        text = json.dumps(body).encode("utf-8")
-        response.set_data(gzip.compress(text) if zipped else text)
-        return response
+            return None
+
+        def describe(body: dict[str, Any]) -> None:
+            properties = body.get("properties", {})
+            for band in bands:
+                entry = properties.get(str(band["index"]))
+                if entry is None:
+                    continue
+                entry["title"] = band.get("name") or entry.get("title")
+                if band.get("units"):
+                    entry["x-ogc-unit"] = band["units"]
+                if band.get("nodata") is not None:
+                    entry["nodata"] = band["nodata"]
+
+        return describe
+
+    install_json_hook(app, SCHEMA_PATH, change_for)

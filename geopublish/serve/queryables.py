@@ -11,16 +11,15 @@ filters and stay open to every field.
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask
 from pygeofilter import ast
 
 from geopublish.publish.config import QUERYABLES_KEY
+from geopublish.serve.rewrite import install_json_hook
 
 KEY = QUERYABLES_KEY
 GEOMETRY = {"geometry", "geom"}
@@ -69,21 +68,17 @@ def check(
 def install(app: Flask, config: dict[str, Any]) -> None:
     """Register the after-request hook that lists only declared queryables."""
 
-    @app.after_request
-    def _only_declared(response: Response) -> Response:
-        match = PATH.match(request.path)
-        if not match or response.status_code != 200 or "json" not in response.content_type:
-            return response
-        resource = config.get("resources", {}).get(match.group(1), {})
+    def change_for(cid: str) -> Callable[[dict[str, Any]], None] | None:
+        resource = config.get("resources", {}).get(cid, {})
         providers = [p for p in resource.get("providers", []) if p.get("type") == "feature"]
         queryables = declared(providers[0]) if providers else None
         if queryables is None:
-            return response
-        zipped = response.headers.get("Content-Encoding") == "gzip"
-        raw = response.get_data()
-        body = json.loads(gzip.decompress(raw) if zipped else raw)
+            return None
         keep = set(queryables) | GEOMETRY
-        body["properties"] = {k: v for k, v in body.get("properties", {}).items() if k in keep}
-        text = json.dumps(body).encode("utf-8")
-        response.set_data(gzip.compress(text) if zipped else text)
-        return response
+
+        def trim(body: dict[str, Any]) -> None:
+            body["properties"] = {k: v for k, v in body.get("properties", {}).items() if k in keep}
+
+        return trim
+
+    install_json_hook(app, PATH, change_for)

@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Flask
+from flask import Flask, has_request_context, request
+from pygeoapi.api import itemtypes
 from pygeofilter import ast
 
 from geopublish.publish.config import QUERYABLES_KEY
@@ -66,7 +67,7 @@ def check(
 
 
 def install(app: Flask, config: dict[str, Any]) -> None:
-    """Register the after-request hook that lists only declared queryables."""
+    """List only declared queryables: JSON through an after-request hook, HTML at rendering."""
 
     def change_for(cid: str) -> Callable[[dict[str, Any]], None] | None:
         resource = config.get("resources", {}).get(cid, {})
@@ -82,3 +83,15 @@ def install(app: Flask, config: dict[str, Any]) -> None:
         return trim
 
     install_json_hook(app, PATH, change_for)
+    render = itemtypes.render_j2_template
+
+    def render_trimmed(*args: Any, **kwargs: Any) -> Any:
+        # pygeoapi renders the HTML queryables page from the same dict: trim it first.
+        match = PATH.match(request.path) if has_request_context() else None
+        change = change_for(match.group(1)) if match else None
+        data = kwargs.get("data", args[3] if len(args) > 3 else None)
+        if change is not None and isinstance(data, dict) and "properties" in data:
+            change(data)
+        return render(*args, **kwargs)
+
+    itemtypes.render_j2_template = render_trimmed

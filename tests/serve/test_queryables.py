@@ -47,6 +47,9 @@ def items(url: str, **params: str) -> requests.Response:
 def test_queryables_lists_only_the_declared_fields(parks):
     body = requests.get(f"{parks}/queryables", params={"f": "json"}, timeout=60).json()
     assert set(body["properties"]) == {"classe", "geometry"}
+    page = requests.get(f"{parks}/queryables", params={"f": "html"}, timeout=60)
+    assert page.status_code == 200 and "classe" in page.text
+    assert "surface_m2" not in page.text and "parc_id" not in page.text
     schema = requests.get(f"{parks}/schema", params={"f": "json"}, timeout=60).json()
     assert {"parc_id", "nom", "classe", "surface_m2"} <= set(schema["properties"])
 

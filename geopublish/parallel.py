@@ -1,10 +1,11 @@
-"""Vectorised geometry work split over threads.
+"""The build's threads: vectorised geometry work in chunks, and stages that run one batch ahead.
 
 shapely's vectorised functions (GEOS), pyproj's transforms (PROJ) and WKB encoding run with the
-GIL released, so a batch cut into a few contiguous chunks uses every core while the rest of the
-build stays single-threaded. Results come back in input order, identical to one call on the
-whole array. ``GEOPUBLISH_THREADS`` sets the number of threads (default: the usable cores, at
-most 4; 1 turns the splitting off).
+GIL released, so a batch cut into a few contiguous chunks (:func:`pmap`) uses every core;
+results come back in input order, identical to one call on the whole array. :func:`prefetch`
+runs a generator one item ahead in its own thread, so the stages of a build (read, normalise,
+identify, write) overlap. ``GEOPUBLISH_THREADS`` sets the number of threads per vectorised call
+(default: the usable cores, at most 4); 1 turns both off.
 
 Before the first thread starts, glibc is asked for at most two malloc arenas (as
 ``MALLOC_ARENA_MAX=2`` would): by default each thread gets its own arena, whose freed pages
@@ -49,6 +50,10 @@ def threads() -> int:
     """Threads used for one vectorised call."""
     configured = os.environ.get("GEOPUBLISH_THREADS", "").strip()
     if configured:
+        if not configured.isdigit():
+            raise ValueError(
+                f"GEOPUBLISH_THREADS={configured!r}: expected a whole number of threads, e.g. 2"
+            )
         return max(1, int(configured))
     return max(1, min(len(os.sched_getaffinity(0)), 4))
 

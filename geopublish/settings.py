@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         5_000,
         description="Features per build batch; the four build stages hold one batch each.",
     )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="Threads per vectorised geometry step of a build (read by "
+        "geopublish.parallel; default: the usable cores, at most 4; 1 = none).",
+    )
     keep_versions: int = Field(5, description="Published versions kept per layer for rollback.")
     webhook_url: str | None = Field(
         None, description="POSTed a JSON run record when a build or refresh is refused or fails."

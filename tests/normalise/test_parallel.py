@@ -85,3 +85,19 @@ def test_one_thread_means_no_thread(monkeypatch):
     geoms = stars(10_000)
     assert parallel.pmap(shapely.area, geoms).shape == (10_000,)
     assert list(parallel.prefetch(iter("abc"))) == ["a", "b", "c"]
+
+
+def test_a_bad_thread_count_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("GEOPUBLISH_THREADS", "two")
+    with pytest.raises(ValueError, match="GEOPUBLISH_THREADS='two': expected a whole number"):
+        parallel.threads()
+
+
+def test_the_cli_refuses_a_bad_thread_count_in_one_line(tmp_path):
+    from gpsupport import cli_env, run_cli
+
+    env = cli_env(tmp_path / "var", tmp_path, GEOPUBLISH_THREADS="two")
+    result = run_cli(env, "check")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "threads" in lines[0] and "'two'" in lines[0]

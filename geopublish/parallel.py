@@ -29,19 +29,23 @@ import pyproj
 import shapely
 
 MIN_CHUNK = 2_000  # below this, thread hand-off costs more than it saves
+M_ARENA_MAX = -8  # glibc mallopt parameter
 _pool: ThreadPoolExecutor | None = None
 
 
-M_ARENA_MAX = -8  # glibc mallopt parameter
-
-
+@functools.cache
 def _cap_arenas() -> None:
-    """Ask glibc for two malloc arenas at most (no-op elsewhere or when the user chose)."""
-    if "MALLOC_ARENA_MAX" in os.environ or not ctypes.util.find_library("c"):
+    """Ask glibc for two malloc arenas at most, once per process.
+
+    A no-op off glibc or when the user set ``MALLOC_ARENA_MAX``.
+    """
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    name = ctypes.util.find_library("c")
+    if not name:
         return
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        libc.mallopt(M_ARENA_MAX, 2)
+        ctypes.CDLL(name).mallopt(M_ARENA_MAX, 2)
     except (OSError, AttributeError):  # not glibc
         return
 

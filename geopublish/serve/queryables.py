@@ -1,6 +1,6 @@
 """Declared queryables: the fields a collection lets clients filter on.
 
-A spec's ``publish.queryables`` reaches the provider block as :data:`KEY`. When it is set,
+A spec's ``publish.queryables`` reaches the provider block as ``QUERYABLES_KEY``. When it is set,
 property filters (``?name=value``) and CQL2 filters may name only those fields (and the
 geometry); anything else is a 400 that lists the queryables, on the direct path, through
 pygeoapi and in both providers alike, and ``/collections/<id>/queryables`` lists only them.
@@ -22,7 +22,6 @@ from pygeofilter import ast
 from geopublish.publish.config import QUERYABLES_KEY
 from geopublish.serve.rewrite import install_json_hook
 
-KEY = QUERYABLES_KEY
 GEOMETRY = {"geometry", "geom"}
 PATH = re.compile(r"^/collections/([^/]+)/queryables/?$")
 
@@ -33,7 +32,7 @@ class NotQueryable(ValueError):
 
 def declared(provider: dict[str, Any]) -> list[str] | None:
     """The provider's declared queryables, or None when every field is queryable."""
-    names = provider.get(KEY)
+    names = provider.get(QUERYABLES_KEY)
     return list(names) if names is not None else None
 
 

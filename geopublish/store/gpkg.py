@@ -18,6 +18,7 @@ import geopandas as gpd
 import pyarrow as pa
 import pyogrio
 
+from geopublish import parallel
 from geopublish.errors import StoreError
 from geopublish.store.base import (
     HASH_COLUMN,
@@ -128,7 +129,8 @@ class GeoPackageStore(Store):
         path = Path(staged.location)
         schema = staged.schema
         with sqlite3.connect(path) as con:
-            con.execute("PRAGMA threads = 4")  # sorter helper threads for CREATE INDEX
+            # sorter helper threads for CREATE INDEX, as many as the build's geometry work
+            con.execute(f"PRAGMA threads = {parallel.threads()}")
             table = f'"{schema.collection}"'
             try:
                 con.execute(

@@ -113,7 +113,18 @@ class DerivedOptions(Strict):
         description="What to derive."
     )
     from_collection: str = Field(description="The collection whose built data is the input.")
-    tolerance: float | None = Field(None, description="simplify: tolerance in storage CRS units.")
+    tolerance: float | None = Field(
+        None,
+        description="simplify: tolerance in metres (Lambert-93 when the storage CRS is "
+        "geographic), roughly the square root of the area of the corners removed.",
+    )
+    gap_width: float = Field(
+        0.0,
+        ge=0,
+        description="simplify: gaps between polygons narrower than this (metres) are merged "
+        "into a neighbour before simplifying; 0 keeps every gap. Overlaps and mismatched "
+        "edges are always cleaned.",
+    )
     reference: str | None = Field(
         None, description="departements: collection to compare the dissolved result with."
     )

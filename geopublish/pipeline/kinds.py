@@ -125,7 +125,11 @@ def derived_plan(spec: CollectionSpec, settings: Settings, store: Store) -> Plan
         storage = pyproj.CRS(spec.crs.storage)
         metric = pyproj.CRS("EPSG:2154") if storage.is_geographic else storage
         gdf, notes["derivation"] = simplify_coverage(
-            source.to_crs(metric), derived.tolerance, collection=cid
+            source.to_crs(metric),
+            derived.tolerance,
+            collection=cid,
+            gap_width=derived.gap_width,
+            id_field=next((f for f in spec.feature_id.fields if f in source.columns), None),
         )
     else:
         raise CatalogError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -235,16 +236,61 @@ def broken_coverage(communes_l93: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return communes_l93.assign(geometry=communes_l93.simplify(100))
 
 
-def test_simplify_reports_an_invalid_input_coverage(broken_coverage):
-    out, report = simplify_coverage(broken_coverage, 500, collection="communes_1m")
-    assert not report["coverage_valid_before"] and report["invalid_edges_before"] > 2000
-    assert not report["coverage_valid_after"]
-    assert len(out) == 2434 and shapely.is_valid(np.asarray(out.geometry.array)).all()
+def _union_area(geoms) -> float:
+    return shapely.union_all(np.asarray(geoms)).area
 
 
-def test_departements_report_an_invalid_input_coverage(broken_coverage):
-    built, report = derive_departements(broken_coverage, collection="d")
-    assert len(built) == 7 and report["coverage_valid"] is False
+def test_simplify_cleans_an_invalid_input_coverage(broken_coverage):
+    before = np.asarray(broken_coverage.geometry.array)
+    out, report = simplify_coverage(broken_coverage, 500, collection="c", id_field="code")
+    after = np.asarray(out.geometry.array)
+    cleaning = report["coverage_cleaning"]
+    overlap = shapely.area(before).sum() - _union_area(before)  # pairwise, by another route
+
+    assert not report["coverage_valid_before"] and report["coverage_valid_after"]
+    assert cleaning["invalid_edges_before"] > 2000 and cleaning["gap_width"] == 0
+    assert cleaning["overlap_area"] == pytest.approx(overlap, rel=1e-3)
+    assert 0 < cleaning["features_changed"] <= len(out) == len(broken_coverage)
+    assert set(cleaning["ids"]) <= set(broken_coverage["code"])
+    assert out["code"].tolist() == broken_coverage["code"].tolist()
+    assert shapely.is_valid(after).all() and not shapely.is_empty(after).any()
+    assert _overlap_area(after) / shapely.area(after).sum() < 1e-9
+    assert _new_gap_area(before, after) / shapely.area(after).sum() < 1e-6
+
+
+def test_simplify_fills_gaps_narrower_than_gap_width_only(broken_coverage):
+    out, report = simplify_coverage(broken_coverage, 500, collection="c", gap_width=200)
+    holes = _holes(np.asarray(out.geometry.array))
+    assert report["coverage_cleaning"]["gap_width"] == 200 and report["coverage_valid_after"]
+    assert len(_holes(np.asarray(broken_coverage.geometry.array))) > 1000
+    assert holes and all(not h.buffer(-100).is_empty for h in holes)  # Llívia stays
+
+
+def test_simplify_refuses_to_lose_a_feature_hidden_under_its_neighbours(communes_l93):
+    toulouse = communes_l93[communes_l93["code"] == "31555"].assign(code="99999")
+    doubled = pd.concat([communes_l93, toulouse], ignore_index=True)
+    with pytest.raises(NormaliseError) as caught:
+        simplify_coverage(doubled, 500, collection="communes_1m", id_field="code")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert re.search(r"'communes_1m': 1 feature\(s\) lie wholly inside .*'(31555|99999)'", message)
+
+
+def test_departements_and_epci_clean_an_invalid_input_coverage(broken_coverage, ref):
+    broken = broken_coverage.to_crs(4326)
+    depts, dept_report = derive_departements(broken, collection="d")
+    epci, epci_report = derive_epci(
+        broken, ref / "epci.json", ref / "communes.json", collection="e"
+    )
+
+    assert len(depts) == broken["code"].str[:2].nunique()
+    for built, report in ((depts, dept_report), (epci, epci_report)):
+        assert report["coverage_valid"] is False
+        assert report["coverage_cleaning"]["invalid_edges_before"] > 2000
+        geoms = np.asarray(built.to_crs(2154).geometry.array)
+        assert _overlap_area(geoms) / shapely.area(geoms).sum() < 1e-9
+    total = shapely.area(np.asarray(depts.to_crs(2154).geometry.array)).sum()
+    assert total == pytest.approx(_union_area(broken_coverage.geometry.array), rel=1e-6)
 
 
 def test_simplify_refuses_geographic_crs_and_says_to_reproject(communes):

@@ -71,7 +71,8 @@ def derive_departements(
     -------
     tuple[GeoDataFrame, dict]
         Columns ``code``, ``nom``, ``communes`` (count) and MultiPolygon ``geometry`` in the
-        input CRS, sorted by code; a report with ``departements``, ``coverage_valid`` and,
+        input CRS, sorted by code; a report with ``departements``, ``coverage_valid`` (of the
+        input; an invalid one is cleaned first, ``coverage_cleaning`` says what changed) and,
         with a reference, the symmetric difference per département in km² and in % of the
         reference area (measured in EPSG:2154).
     """
@@ -86,7 +87,9 @@ def derive_departements(
             f"INSEE commune codes); expected 5 characters like '31555', '2A004' or '97411'"
         )
     keys = codes.map(departement_code).to_numpy(dtype=object)
-    groups, valid = dissolve_groups(geoms, keys)
+    groups, cleaning = dissolve_groups(
+        geoms, keys, ids=communes[code_field].tolist(), collection=collection
+    )
     names: dict = {}
     if reference is not None:
         require_field(reference, ref_code_field, collection=collection, what="the reference")
@@ -104,7 +107,9 @@ def derive_departements(
         geometry=[groups[code] for code in order],
         crs=communes.crs,
     )
-    report: dict = {"departements": len(built), "coverage_valid": valid}
+    report: dict = {"departements": len(built), "coverage_valid": cleaning is None}
+    if cleaning is not None:
+        report["coverage_cleaning"] = cleaning
     if reference is not None:
         report["reference"] = _compare(built, reference, ref_code_field)
     return built, report

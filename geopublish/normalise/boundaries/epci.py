@@ -68,7 +68,8 @@ def derive_epci(
     tuple[GeoDataFrame, dict]
         Columns ``code`` (SIREN), ``nom``, ``type``, ``siren``, ``population`` (total),
         ``members``, ``members_present``, ``complete`` and MultiPolygon ``geometry`` in the
-        input CRS, sorted by code; a report with ``epci_built``, ``coverage_valid``,
+        input CRS, sorted by code; a report with ``epci_built``, ``coverage_valid`` (of the
+        input; an invalid one is cleaned first and ``coverage_cleaning`` says what changed),
         ``partial_skipped`` (count and codes), ``unplaced_communes`` and
         ``communes_outside_epci``.
     """
@@ -94,7 +95,9 @@ def derive_epci(
         rows.append((e, len(members), found))
     wanted = {e["code"] for e, _, _ in rows}
     keys = np.array([k if k in wanted else None for k in keys], dtype=object)
-    groups, valid = dissolve_groups(geoms, keys)
+    groups, cleaning = dissolve_groups(
+        geoms, keys, ids=communes[code_field].tolist(), collection=collection
+    )
     built = GeoDataFrame(
         {
             "code": [e["code"] for e, _, _ in rows],
@@ -111,7 +114,7 @@ def derive_epci(
     )
     report = {
         "epci_built": len(built),
-        "coverage_valid": valid,
+        "coverage_valid": cleaning is None,
         "partial_skipped": {"count": len(skipped), "codes": skipped},
         "unplaced_communes": reconciled["unplaced"],
         "reconciled_codes": {
@@ -120,4 +123,6 @@ def derive_epci(
         },
         "communes_outside_epci": sorted(c for c in present if c not in epci_of),
     }
+    if cleaning is not None:
+        report["coverage_cleaning"] = cleaning
     return built, report

@@ -7,7 +7,7 @@ import shapely
 from geopandas import GeoDataFrame
 
 from geopublish.errors import NormaliseError
-from geopublish.normalise.boundaries._common import require_polygons
+from geopublish.normalise.boundaries._common import clean_coverage, require_polygons
 
 
 def unique_vertices(geoms: np.ndarray) -> int:
@@ -23,23 +23,36 @@ def unique_vertices(geoms: np.ndarray) -> int:
 
 
 def simplify_coverage(
-    gdf: GeoDataFrame, tolerance: float, *, collection: str
+    gdf: GeoDataFrame,
+    tolerance: float,
+    *,
+    collection: str,
+    gap_width: float = 0.0,
+    id_field: str | None = None,
 ) -> tuple[GeoDataFrame, dict]:
     """Simplify every polygon of a coverage together, so neighbours keep sharing edges.
 
-    Uses :func:`shapely.coverage_simplify`: no gaps or overlaps appear between polygons
-    that shared an edge. An input that is not a valid coverage is still simplified; the
-    report says so.
+    Uses :func:`shapely.coverage_simplify`, which keeps a valid coverage valid: no gaps or
+    overlaps appear between polygons that shared an edge. An input that is not a valid
+    coverage (overlaps, neighbours whose edges do not match vertex for vertex) is cleaned
+    first (:func:`~geopublish.normalise.boundaries._common.clean_coverage`) and the report
+    says what changed.
 
     Parameters
     ----------
     gdf : GeoDataFrame
         Polygons forming a coverage, in a projected CRS.
     tolerance : float
-        Simplification tolerance in the units of that CRS (e.g. 500 m for 1:1,000,000,
-        125 m for 1:250,000 in EPSG:2154).
+        Simplification tolerance in the units of that CRS, roughly the square root of the
+        area of the corners removed (the default catalogue: 1 000 m for 1:1,000,000, 125 m
+        for 1:250,000 in EPSG:2154).
     collection : str
         Collection id, for error messages.
+    gap_width : float
+        Gaps between polygons narrower than this are merged into a neighbour before
+        simplifying; 0 keeps every gap of the input.
+    id_field : str, optional
+        Column naming features in the report and errors (default: the index).
 
     Returns
     -------
@@ -47,9 +60,8 @@ def simplify_coverage(
         A copy of ``gdf`` with simplified geometries, and a report with ``tolerance``,
         ``crs``, ``vertices_before``, ``vertices_after``, ``ratio`` (before / after, stored
         coordinates), ``unique_vertices_before``, ``unique_vertices_after``, ``unique_ratio``
-        (distinct positions, see :func:`unique_vertices`),
-        ``coverage_valid_before``, ``coverage_valid_after`` and ``invalid_edges_before``
-        (features whose edges break the coverage).
+        (distinct positions, see :func:`unique_vertices`), ``coverage_valid_before``,
+        ``coverage_valid_after`` and, when the input was cleaned, ``coverage_cleaning``.
     """
     geoms = require_polygons(gdf, collection=collection, what="the layer to simplify")
     if not gdf.crs.is_projected:
@@ -64,12 +76,9 @@ def simplify_coverage(
             f"collection {collection!r}: simplification tolerance {tolerance!r} is not "
             f"positive; expected a distance in {gdf.crs.axis_info[0].unit_name}s, e.g. 500"
         )
-    valid_before = bool(shapely.coverage_is_valid(geoms))
-    invalid_edges = 0
-    if not valid_before:
-        edges = shapely.coverage_invalid_edges(geoms)
-        invalid_edges = int((~shapely.is_empty(edges)).sum())
-    simplified = shapely.coverage_simplify(geoms, tolerance)
+    ids = (gdf[id_field] if id_field else gdf.index).tolist()
+    cleaned, cleaning = clean_coverage(geoms, ids=ids, collection=collection, gap_width=gap_width)
+    simplified = shapely.coverage_simplify(cleaned, tolerance)
     out = gdf.copy()
     out[gdf.geometry.name] = simplified
     before = int(shapely.get_num_coordinates(geoms).sum())
@@ -84,8 +93,9 @@ def simplify_coverage(
         "unique_vertices_before": shared_before,
         "unique_vertices_after": shared_after,
         "unique_ratio": round(shared_before / shared_after, 3) if shared_after else None,
-        "coverage_valid_before": valid_before,
+        "coverage_valid_before": cleaning is None,
         "coverage_valid_after": bool(shapely.coverage_is_valid(simplified)),
-        "invalid_edges_before": invalid_edges,
     }
+    if cleaning is not None:
+        report["coverage_cleaning"] = cleaning
     return out, report

@@ -7,13 +7,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import cast, get_args
 
+import numpy as np
 import rasterio
 from rasterio.merge import merge
 from rasterio.vrt import WarpedVRT
 
 from geopublish.errors import RasterError
 from geopublish.normalise.raster.grid import default_nodata, parse_resampling, target_grid
-from geopublish.normalise.raster.sources import open_source, parse_crs
+from geopublish.normalise.raster.sources import Source, open_source, parse_crs, uses_value
 from geopublish.normalise.raster.write import OverviewResampling, describe_output, write_cog
 
 
@@ -53,7 +54,10 @@ def build_cog(
         CRSs the sources may be in; any other is refused.
     nodata
         Nodata value when the source declares none; it is also read as "no data" in the
-        source. Defaults to a value outside the type's useful range (-32768 for int16).
+        source. Defaults to a value outside the type's useful range (-32768 for int16, 255
+        for uint8, -9999 for floats); when the integer data already uses that value (an
+        8-bit image with white pixels), the area outside the sources is marked by an
+        internal mask instead and the output has no nodata value.
     resolution
         Output pixel size in ``dst_crs`` units; default: the source resolution.
     resampling
@@ -87,9 +91,7 @@ def build_cog(
                 f"{other.dtype} band(s); expected {first.count} {first.dtype} band(s) "
                 f"like {first.path.name!r}"
             )
-    out_nodata = next((s.nodata for s in sources if s.nodata is not None), None)
-    if out_nodata is None:
-        out_nodata = default_nodata(first.dtype) if nodata is None else nodata
+    out_nodata, masked = _output_nodata(sources, nodata)
     transform, width, height = target_grid(sources, target, resolution)
     with ExitStack() as stack:
         vrts = []
@@ -107,10 +109,15 @@ def build_cog(
                         resampling=method,
                         nodata=out_nodata,
                         src_nodata=source.nodata if source.nodata is not None else nodata,
+                        add_alpha=masked,
                     )
                 )
             )
-        mosaic, _ = merge(vrts, nodata=out_nodata, method="first")
+        if masked:
+            mosaic, mask = _mosaic_with_alpha(vrts, first)
+        else:
+            mosaic, _ = merge(vrts, nodata=out_nodata, method="first")
+            mask = None
     profile = {
         "crs": target,
         "transform": transform,
@@ -128,11 +135,13 @@ def build_cog(
         collection=collection,
         compress=compress,
         overview_resampling=cast(OverviewResampling, overview),
+        mask=mask,
     )
     return {
         "collection": collection,
         "inputs": [s.describe() for s in sources],
         "output": describe_output(dst),
+        "outside_sources": "internal mask" if masked else f"nodata {out_nodata!r}",
         **validity,
         "parameters": {
             "dst_crs": dst_crs,
@@ -142,3 +151,32 @@ def build_cog(
         },
         "duration_s": round(time.perf_counter() - started, 3),
     }
+
+
+def _output_nodata(sources: list[Source], nodata: float | None) -> tuple[float | None, bool]:
+    """Nodata of the output, and whether an internal mask replaces it.
+
+    The sources' own nodata wins, then the spec's; else a default outside the data: for
+    integer data that already takes the default value there is none, so a mask is used.
+    """
+    declared = next((s.nodata for s in sources if s.nodata is not None), nodata)
+    if declared is not None:
+        return declared, False
+    dtype = sources[0].dtype
+    candidate = default_nodata(dtype)
+    if np.dtype(dtype).kind in "iu" and any(uses_value(s.path, candidate) for s in sources):
+        return None, True
+    return candidate, False
+
+
+def _mosaic_with_alpha(vrts: list[WarpedVRT], first: Source) -> tuple[np.ndarray, np.ndarray]:
+    """First-wins mosaic of warped sources read with an alpha band, and its validity mask."""
+    height, width = vrts[0].height, vrts[0].width
+    data = np.zeros((first.count, height, width), dtype=first.dtype)
+    mask = np.zeros((height, width), dtype=bool)
+    for vrt in vrts:
+        pixels = vrt.read()
+        take = (pixels[-1] > 0) & ~mask
+        data[:, take] = pixels[:-1, take]
+        mask |= take
+    return data, mask

@@ -44,6 +44,12 @@ class Source:
         }
 
 
+def uses_value(path: Path, value: float) -> bool:
+    """Whether any pixel of any band of the raster at ``path`` equals ``value`` (read by block)."""
+    with rasterio.open(path) as src:
+        return any((src.read(window=window) == value).any() for _, window in src.block_windows(1))
+
+
 def sha256(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()

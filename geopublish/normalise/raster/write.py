@@ -47,6 +47,7 @@ def write_cog(
     collection: str,
     compress: str,
     overview_resampling: OverviewResampling,
+    mask: np.ndarray | None = None,
 ) -> dict:
     """Write ``data`` (bands, rows, cols) as a COG at ``dst`` through a temporary file.
 
@@ -64,6 +65,9 @@ def write_cog(
         A rio-cogeo profile name (DEFLATE, ZSTD, LZW ...).
     overview_resampling
         Resampling used to build the overviews.
+    mask
+        Optional (rows, cols) boolean validity, written as the COG's internal mask (for data
+        with no nodata value to spare); ``profile`` then has no nodata.
 
     Returns
     -------
@@ -77,15 +81,18 @@ def write_cog(
         profile, driver="GTiff", tiled=True, blockxsize=BLOCK_SIZE, blockysize=BLOCK_SIZE
     )
     try:
-        with MemoryFile() as mem:
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), MemoryFile() as mem:
             with mem.open(**mem_profile) as staging:
                 staging.write(data)
+                if mask is not None:
+                    staging.write_mask(mask)
             with mem.open() as staging:
                 cog_translate(
                     staging,
                     tmp,
                     dst_kwargs,
                     nodata=profile.get("nodata"),
+                    add_mask=mask is not None,
                     overview_resampling=overview_resampling,
                     in_memory=True,
                     allow_intermediate_compression=True,

@@ -46,7 +46,9 @@ class Part(Strict):
     path: str | None = Field(
         None,
         description="Path relative to GEOPUBLISH_SOURCE_ROOT (or absolute). A zip member is "
-        "named 'archive.zip!member.shp'.",
+        "named 'archive.zip!member.shp'. A pattern with * ? or [...] (e.g. "
+        "'communes/communes-*.geojson') stands for every matching file, in name order, "
+        "skipping files that another part already names.",
     )
     url: str | None = Field(
         None, description="The producer's http(s) URL; used when the local copy is absent."
@@ -59,7 +61,17 @@ class Part(Strict):
             raise ValueError("a part needs `path`, `url` or both")
         if self.url and not re.match(r"^(https?|file)://", self.url):
             raise ValueError(f"url {self.url!r} must start with http://, https:// or file://")
+        if self.path and is_pattern(self.path) and (self.url or "!" in self.path):
+            raise ValueError(
+                f"path pattern {self.path!r} matches local files only: it cannot have a "
+                "`url` or name a zip member ('!'); list such parts one by one"
+            )
         return self
+
+
+def is_pattern(path: str) -> bool:
+    """Whether ``path`` is a glob pattern (holds * ? or [) rather than one file."""
+    return any(char in path for char in "*?[")
 
 
 class CsvGeometry(Strict):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -14,7 +13,7 @@ from geopublish.normalise.boundaries import derive_departements, derive_epci, si
 from geopublish.normalise.gtfs import derive_routes, derive_stops, read_feed
 from geopublish.pipeline.features import Frames
 from geopublish.settings import Settings
-from geopublish.source import Resolved, resolve_part
+from geopublish.source import Resolved, expand_parts, resolve_part
 from geopublish.source.vector import iter_batches, layer_info
 from geopublish.store import Store
 
@@ -42,7 +41,7 @@ class Plan:
 def vector_plan(spec: CollectionSpec, settings: Settings, stats: dict) -> Plan:
     """Files read in batches."""
     cid = spec.cid
-    parts = [resolve_part(p, settings, cid) for p in spec.source.parts]
+    parts = [resolve_part(p, settings, cid) for p in expand_parts(spec.source.parts, settings, cid)]
     infos = [layer_info(p, spec.source, cid) for p in parts]
     total = sum(max(int(i.get("features") or 0), 0) for i in infos)
     first = infos[0]
@@ -71,8 +70,8 @@ def gtfs_plan(spec: CollectionSpec, settings: Settings, stats: dict) -> Plan:
     cid, kind = spec.cid, spec.source.gtfs.layer
     derive = derive_stops if kind == "stops" else derive_routes
     resolved, layers, reports = [], [], {}
-    for part in spec.source.parts:
-        feed_file = resolve_feed(part, settings, cid)
+    for part in expand_parts(spec.source.parts, settings, cid):
+        feed_file = resolve_part(part, settings, cid, folders=True)  # a zip or a folder
         network = _network(spec, part, feed_file)
         feed, feed_report = read_feed(feed_file.file, collection=cid, network=network)
         gdf, layer_report = derive(feed, collection=cid, network=network)
@@ -89,16 +88,6 @@ def gtfs_plan(spec: CollectionSpec, settings: Settings, stats: dict) -> Plan:
         iter(layers),
         {"gtfs": reports},
     )
-
-
-def resolve_feed(part: Part, settings: Settings, cid: str) -> Resolved:
-    """A GTFS feed is a zip file or a folder of .txt files."""
-    if part.path and not part.url:
-        folder = Path(part.path)
-        folder = folder if folder.is_absolute() else settings.source_root / folder
-        if folder.is_dir():
-            return Resolved(folder, str(folder), str(folder))
-    return resolve_part(part, settings, cid)
 
 
 def derived_plan(spec: CollectionSpec, settings: Settings, store: Store) -> Plan:

@@ -7,7 +7,7 @@ from geopublish.errors import StoreError
 from geopublish.normalise.raster import build_cog, hillshade
 from geopublish.pipeline.report import Report
 from geopublish.settings import Settings
-from geopublish.source import resolve_part
+from geopublish.source import expand_parts, resolve_part
 from geopublish.source.resolve import fingerprint_files
 from geopublish.store.raster import RasterStore
 from geopublish.validate.gates import Finding, enforce
@@ -22,7 +22,10 @@ def run_raster(
     staging = store.files.staging(cid)
     try:
         if spec.source.kind == "raster":
-            parts = [resolve_part(p, settings, cid) for p in spec.source.parts]
+            parts = [
+                resolve_part(p, settings, cid)
+                for p in expand_parts(spec.source.parts, settings, cid)
+            ]
             files = [p.file for p in parts]
             built = build_cog(
                 files,

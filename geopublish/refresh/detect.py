@@ -14,7 +14,7 @@ from typing import Any
 
 from geopublish.catalog.models import CollectionSpec, Part
 from geopublish.settings import Settings
-from geopublish.source.resolve import Resolved, fingerprint_files, resolve_part
+from geopublish.source.resolve import Resolved, expand_parts, fingerprint_files, resolve_part
 from geopublish.store import Store
 from geopublish.store.raster import RasterStore
 
@@ -58,7 +58,8 @@ def inputs(spec: CollectionSpec, settings: Settings) -> list[Resolved]:
     if source.kind == "derived":
         return [resolve_part(Part(path=p), settings, cid) for p in source.reference.values()]
     folders = source.kind == "gtfs"
-    return [resolve_part(p, settings, cid, folders=folders) for p in source.parts]
+    parts = expand_parts(source.parts, settings, cid)
+    return [resolve_part(p, settings, cid, folders=folders) for p in parts]
 
 
 def detect(

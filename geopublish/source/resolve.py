@@ -8,15 +8,18 @@ so one catalogue works offline and online.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from geopublish.catalog.models import Part
+from geopublish.catalog.models import Part, is_pattern
 from geopublish.errors import SourceError
 from geopublish.settings import Settings
 from geopublish.source.http import Fetched, fetch
+
+LOG = logging.getLogger("geopublish.source")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,49 @@ def _gdal_path(file: Path, member: str | None) -> str:
     return str(file)
 
 
+def _local(path: str, settings: Settings) -> Path:
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else settings.source_root / candidate
+
+
+def expand_parts(parts: list[Part], settings: Settings, collection: str) -> list[Part]:
+    """Replace each part whose ``path`` is a glob pattern by one part per matching file.
+
+    Matches come in name order; a file that another part of the list names explicitly is
+    read once, where that part stands. A pattern matching no file is logged and skipped
+    when other parts remain (extra files that may be dropped in later), an error when
+    nothing would be left to read.
+    """
+    named = {
+        _local(_split_member(p.path)[0], settings).resolve()
+        for p in parts
+        if p.path and not is_pattern(p.path)
+    }
+    expanded: list[Part] = []
+    unmatched: list[str] = []
+    for part in parts:
+        if not (part.path and is_pattern(part.path)):
+            expanded.append(part)
+            continue
+        pattern = _local(part.path, settings)
+        anchor = Path(pattern.anchor)
+        matches = sorted(anchor.glob(str(pattern.relative_to(anchor))))
+        if not matches:
+            unmatched.append(part.path)
+        for match in matches:
+            if match.resolve() not in named:
+                named.add(match.resolve())
+                expanded.append(part.model_copy(update={"path": str(match)}))
+    if unmatched and not expanded:
+        raise SourceError(
+            f"collection {collection!r}: no source file matches {unmatched[0]!r} "
+            f"(source root: {settings.source_root})"
+        )
+    for path in unmatched:
+        LOG.warning("%s: no source file matches %r; reading the other parts", collection, path)
+    return expanded
+
+
 def resolve_part(
     part: Part, settings: Settings, collection: str, *, folders: bool = False
 ) -> Resolved:
@@ -51,16 +97,14 @@ def resolve_part(
     With ``folders``, a local ``path`` may be a folder (an unzipped GTFS feed).
     """
     if folders and part.path and not part.url:
-        folder = Path(part.path)
-        folder = folder if folder.is_absolute() else settings.source_root / folder
+        folder = _local(part.path, settings)
         if folder.is_dir():
             return Resolved(folder, str(folder), str(folder))
     local: Path | None = None
     member: str | None = None
     if part.path:
         ref, member = _split_member(part.path)
-        candidate = Path(ref)
-        local = candidate if candidate.is_absolute() else settings.source_root / candidate
+        local = _local(ref, settings)
     use_local = local is not None and (
         settings.source_mode == "local" or (settings.source_mode == "auto" and local.exists())
     )

@@ -27,6 +27,7 @@ from pygeoapi.api.itemtypes import get_dataset_formatters
 from geopublish.serve import geojson
 from geopublish.serve.cql import parse_cql2_json, parse_cql2_text
 from geopublish.serve.layer import Layer
+from geopublish.serve.provider_base import documents
 from geopublish.serve.sql import Query, QueryError
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -41,21 +42,10 @@ def features(
     layer: Layer, rows: list[tuple], select: list[str] | None, skip: bool
 ) -> list[dict[str, Any]]:
     """GeoJSON feature of each row, its geometry from :mod:`geopublish.serve.geojson`."""
-    names = layer.field_names
-    keep = [i for i, n in enumerate(names) if not select or n in select]
-    id_index = names.index(layer.id_column)
     geoms: list[Any] = [None] * len(rows)
     if rows and not skip:
         geoms = geojson.geometries(layer.decode([r[-1] for r in rows]))
-    return [
-        {
-            "type": "Feature",
-            "id": row[id_index],
-            "geometry": geom,
-            "properties": {names[i]: layer.present(i, row[i]) for i in keep},
-        }
-        for row, geom in zip(rows, geoms, strict=True)
-    ]
+    return documents(rows, geoms, layer.field_names, layer.id_column, select, layer.present)
 
 
 def _respond(api: Any, document: dict[str, Any]) -> Response:

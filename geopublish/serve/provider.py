@@ -7,26 +7,21 @@ behind the ``current.gpkg`` symlink, seen at the next request.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import numpy as np
-import pyproj
-import shapely
-from pygeoapi.provider.base import (
-    BaseProvider,
-    ProviderInvalidQueryError,
-    ProviderItemNotFoundError,
-)
 
 from geopublish.serve import queryables
 from geopublish.serve.layer import Layer, open_layer
+from geopublish.serve.provider_base import FeatureProvider, Row
 from geopublish.serve.sql import Query, QueryError
 
 
-class GeoPackageProvider(BaseProvider):
+class GeoPackageProvider(FeatureProvider):
     """OGC API Features over a published GeoPackage: R-tree bbox, paging, filters, CRS."""
+
+    query_errors = (QueryError,)
 
     def __init__(self, provider_def: dict[str, Any]) -> None:
         super().__init__(provider_def)
@@ -40,108 +35,23 @@ class GeoPackageProvider(BaseProvider):
         """Field names and JSON Schema types, from the build's metadata."""
         return self.layer.json_fields()
 
-    def query(
-        self,
-        offset: int = 0,
-        limit: int = 10,
-        resulttype: str = "results",
-        bbox: list[float] | None = None,
-        datetime_: str | None = None,
-        properties: list[tuple[str, str]] | None = None,
-        sortby: list[dict[str, str]] | None = None,
-        select_properties: list[str] | None = None,
-        skip_geometry: bool = False,
-        q: str | None = None,
-        filterq: Any = None,
-        crs_transform_spec: Any = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """Features matching every given parameter, paged in a stable order."""
-        if q:
-            raise ProviderInvalidQueryError(user_msg="q (free-text search) is not supported")
-        query = Query(self.layer)
-        try:
-            if bbox:
-                query.bbox(bbox)
-            if datetime_:
-                query.datetime(self.time_field, datetime_)
-            for name, value in properties or []:
-                query.equals(name, value)
-            if filterq is not None:
-                query.cql(filterq)
-            for sort in sortby or []:
-                query.order(sort["property"], sort["order"] == "-")
-            queryables.check(self.table, self.queryables, [n for n, _ in properties or []], filterq)
-        except (QueryError, queryables.NotQueryable) as exc:
-            raise ProviderInvalidQueryError(user_msg=str(exc)) from exc
-        out: dict[str, Any] = {"type": "FeatureCollection", "features": []}
-        rows = None if resulttype == "hits" else query.page(offset, limit)
-        matched = query.matched(offset, limit, rows)
-        if rows is not None:
-            out["features"] = self._features(
-                rows, select_properties, skip_geometry, crs_transform_spec
-            )
-        out["numberMatched"] = matched
-        out["numberReturned"] = len(out["features"])
-        return out
+    def _new_query(self) -> Query:
+        return Query(self.layer)
 
-    def get(self, identifier: str, **kwargs: Any) -> dict[str, Any]:
-        """One feature by id; 404 when absent."""
-        row = self.layer.by_id(identifier)
-        if row is None:
-            raise ProviderItemNotFoundError(
-                user_msg=f"no feature {identifier!r} in collection {self.table!r}"
-            )
-        return self._features([row], None, False, kwargs.get("crs_transform_spec"))[0]
+    def _results(
+        self, query: Query, offset: int, limit: int, hits: bool
+    ) -> tuple[list[Row] | None, int]:
+        rows = None if hits else query.page(offset, limit)
+        return rows, query.matched(offset, limit, rows)
 
-    def _features(
-        self,
-        rows: list[tuple[Any, ...]],
-        select: list[str] | None,
-        skip_geometry: bool,
-        crs_spec: Any,
-    ) -> list[dict[str, Any]]:
-        layer = self.layer
-        names = layer.field_names
-        keep = [i for i, n in enumerate(names) if not select or n in select]
-        geoms: list[Any] = [None] * len(rows)
-        if not skip_geometry and rows:
-            blobs = [r[-1] for r in rows]
-            geom_arr = layer.decode(blobs)
-            if crs_spec is not None:
-                geom_arr = _transform(geom_arr, crs_spec)
-            texts = shapely.to_geojson(geom_arr)
-            geoms = [json.loads(t) if t is not None else None for t in texts]
-        id_index = names.index(layer.id_column)
-        out = []
-        for row, geom in zip(rows, geoms, strict=True):
-            props = {names[i]: layer.present(i, row[i]) for i in keep}
-            out.append(
-                {
-                    "type": "Feature",
-                    "id": row[id_index],
-                    "geometry": geom,
-                    "properties": props,
-                }
-            )
-        return out
+    def _row(self, identifier: str) -> Row | None:
+        return self.layer.by_id(identifier)
 
+    def _names(self) -> list[str]:
+        return self.layer.field_names
 
-_TRANSFORMERS: dict[tuple[str, str, bool], pyproj.Transformer] = {}
+    def _decode(self, blobs: list[Any]) -> np.ndarray:
+        return self.layer.decode(blobs)
 
-
-def _transform(geoms: np.ndarray, spec: Any) -> np.ndarray:
-    key = (spec.source_crs_wkt, spec.target_crs_wkt, spec.always_xy)
-    if key not in _TRANSFORMERS:
-        _TRANSFORMERS[key] = pyproj.Transformer.from_crs(
-            pyproj.CRS.from_wkt(spec.source_crs_wkt),
-            pyproj.CRS.from_wkt(spec.target_crs_wkt),
-            always_xy=spec.always_xy,
-        )
-    transformer = _TRANSFORMERS[key]
-
-    def apply(coords: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geoms, apply)
+    def _present(self, index: int, value: Any) -> Any:
+        return self.layer.present(index, value)

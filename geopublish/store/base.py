@@ -15,6 +15,7 @@ from typing import Any
 import geopandas as gpd
 
 from geopublish import parallel
+from geopublish.errors import StoreError
 
 META_TABLE = "geopublish_meta"
 HASH_COLUMN = "geopublish_hash"
@@ -86,6 +87,13 @@ class Store(ABC):
     @abstractmethod
     def current(self, collection: str) -> Version | None:
         """The served version, if any."""
+
+    def published(self, collection: str) -> Version:
+        """The current version; StoreError when the collection has never been built."""
+        version = self.current(collection)
+        if version is None:
+            raise StoreError(f"collection {collection!r} has not been built yet")
+        return version
 
     @abstractmethod
     def versions(self, collection: str) -> list[Version]:

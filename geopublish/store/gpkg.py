@@ -220,9 +220,7 @@ class GeoPackageStore(Store):
 
     def provider(self, collection: str) -> dict[str, Any]:
         """Pygeoapi provider block for geopublish's GeoPackage provider."""
-        version = self.current(collection)
-        if version is None:
-            raise StoreError(f"collection {collection!r} has not been built yet")
+        version = self.published(collection)
         return {
             "type": "feature",
             "name": PROVIDER,

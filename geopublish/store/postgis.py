@@ -274,9 +274,7 @@ class PostGISStore(Store):
 
     def read(self, collection: str) -> gpd.GeoDataFrame:
         """The whole current layer, without the store's own columns, in load order."""
-        version = self.current(collection)
-        if version is None:
-            raise StoreError(f"collection {collection!r} has not been built yet")
+        version = self.published(collection)
         names = list(version.meta["fields"])
         query = sql.SQL("SELECT {}, ST_AsBinary(geom) FROM {} ORDER BY fid").format(
             sql.SQL(", ").join(sql.Identifier(n) for n in names), self._id(version.location)
@@ -290,9 +288,7 @@ class PostGISStore(Store):
 
     def provider(self, collection: str) -> dict[str, Any]:
         """Pygeoapi provider block; the DSN stays in the servers' environment."""
-        version = self.current(collection)
-        if version is None:
-            raise StoreError(f"collection {collection!r} has not been built yet")
+        version = self.published(collection)
         return {
             "type": "feature",
             "name": PROVIDER,

@@ -201,3 +201,9 @@ def test_killed_loader_leaves_served_layer_and_cleanup_removes_only_dead_staging
     assert store.cleanup("parcels") == []
     assert store.current("parcels").number == 1
     assert list(store.read("parcels")["code"]) == [f"P{i:04d}" for i in range(10)]
+
+
+@pytest.mark.parametrize("method", ["read", "provider", "published"])
+def test_a_collection_never_built_is_a_one_line_store_error(store, method):
+    with pytest.raises(StoreError, match=r"^collection 'nowhere' has not been built yet$"):
+        getattr(store, method)("nowhere")

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import geopandas as gpd
-import pyproj
 
 from geopublish.catalog.models import CollectionSpec, Part
 from geopublish.errors import CatalogError
-from geopublish.normalise.boundaries import derive_departements, derive_epci, simplify_coverage
+from geopublish.normalise.boundaries import (
+    derive_departements,
+    derive_epci,
+    metric_crs,
+    simplify_coverage,
+)
 from geopublish.normalise.gtfs import derive_routes, derive_stops, read_feed
 from geopublish.pipeline.features import Frames
 from geopublish.settings import Settings
@@ -111,10 +115,8 @@ def derived_plan(spec: CollectionSpec, settings: Settings, store: Store) -> Plan
     elif derived.operation == "simplify":
         if derived.tolerance is None:
             raise CatalogError(f"collection {cid!r}: source.derived.tolerance is required")
-        storage = pyproj.CRS(spec.crs.storage)
-        metric = pyproj.CRS("EPSG:2154") if storage.is_geographic else storage
         gdf, notes["derivation"] = simplify_coverage(
-            source.to_crs(metric),
+            source.to_crs(metric_crs(spec.crs.storage)),
             derived.tolerance,
             collection=cid,
             gap_width=derived.gap_width,

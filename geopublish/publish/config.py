@@ -15,6 +15,7 @@ import yaml
 
 from geopublish.catalog.models import CollectionSpec
 from geopublish.errors import PublishError
+from geopublish.normalise.boundaries import metric_crs
 from geopublish.publish.coverages import coverage_resource
 from geopublish.settings import Settings
 from geopublish.store import Store
@@ -43,6 +44,36 @@ def _relative(provider: dict[str, Any], root: Path) -> dict[str, Any]:
     if data.is_absolute() and data.is_relative_to(root):
         provider = {**provider, "data": str(data.relative_to(root))}
     return provider
+
+
+def derivation(spec: CollectionSpec) -> str | None:
+    """How a derived layer is made, with its parameters (French, like the catalogue)."""
+    derived = spec.source.derived
+    if spec.source.kind != "derived" or derived is None:
+        return None
+    origin = f"Dérivée de la collection « {derived.from_collection} »"
+    if derived.operation == "simplify":
+        note = (
+            f"{origin} par simplification topologique de toute la couverture (les polygones "
+            f"voisins gardent leurs limites communes) : tolérance {derived.tolerance:g} m en "
+            f"{metric_crs(spec.crs.storage)}"
+        )
+        if derived.gap_width:
+            note += f", interstices de moins de {derived.gap_width:g} m comblés"
+        return note + "."
+    if derived.operation == "hillshade":
+        return (
+            f"{origin} : ombrage, azimut {derived.azimuth:g}°, hauteur du soleil "
+            f"{derived.altitude:g}°."
+        )
+    return f"{origin} par fusion des communes ({derived.operation})."
+
+
+def describe(spec: CollectionSpec) -> str:
+    """The served description: the spec's, how a derived layer is made, source and licence."""
+    parts = [spec.description.strip(), derivation(spec)]
+    source = f"Source : {spec.attribution}. Licence : {spec.licence.name}."
+    return "\n\n".join([p for p in parts if p] + [source])
 
 
 def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> dict[str, Any]:
@@ -93,13 +124,20 @@ def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> 
                 "href": spec.licence.url,
             },
         )
-    description = (
-        f"{spec.description.strip()}\n\nSource : {spec.attribution}. Licence : {spec.licence.name}."
-    )
+    derived = spec.source.derived if spec.source.kind == "derived" else None
+    if derived is not None:
+        links.append(
+            {
+                "type": "application/json",
+                "rel": "related",
+                "title": f"Collection source ({derived.from_collection})",
+                "href": f"{base}/collections/{derived.from_collection}",
+            }
+        )
     return {
         "type": "collection",
         "title": spec.title,
-        "description": description,
+        "description": describe(spec),
         "keywords": spec.keywords,
         "links": links,
         "extents": {
@@ -119,8 +157,7 @@ def raster_resource(spec: CollectionSpec, rasters: RasterStore, settings: Settin
     resource = coverage_resource(
         rasters.files.link(spec.cid),
         title=spec.title,
-        description=f"{spec.description.strip()}\n\nSource : {spec.attribution}. "
-        f"Licence : {spec.licence.name}.",
+        description=describe(spec),
         keywords=spec.keywords,
         licence_url=spec.licence.url,
         band_names=options.band_names,

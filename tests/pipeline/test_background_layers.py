@@ -195,3 +195,19 @@ def test_coverage_schema_is_enriched_when_gzipped_too(api):
         timeout=30,
     )
     assert response.json()["properties"]["1"]["title"] == "elevation"
+
+
+@pytest.mark.parametrize("cid", ["communes_250k", "communes_1m"])
+def test_generalised_collection_states_its_tolerance_and_source(api, cid):
+    spec = yaml.safe_load((REPO / f"collections/admin/{cid}.yml").read_text(encoding="utf-8"))
+    tolerance = spec["source"]["derived"]["tolerance"]
+    doc = requests.get(f"{api}/collections/{cid}", params={"f": "json"}, timeout=30).json()
+    assert f"tolérance {tolerance:g} m en EPSG:2154" in doc["description"]
+    assert f"{tolerance:g}" not in spec["description"]  # written by the build, not by hand
+    sources = [link for link in doc["links"] if link["href"] == f"{api}/collections/communes"]
+    assert [link["rel"] for link in sources] == ["related"]
+
+
+def test_hillshade_collection_states_its_light(api):
+    doc = requests.get(f"{api}/collections/hillshade_cevennes", params={"f": "json"}, timeout=30)
+    assert "azimut 315°, hauteur du soleil 45°" in doc.json()["description"]

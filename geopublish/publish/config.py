@@ -66,7 +66,11 @@ def derivation(spec: CollectionSpec) -> str | None:
             f"{origin} : ombrage, azimut {derived.azimuth:g}°, hauteur du soleil "
             f"{derived.altitude:g}°."
         )
-    return f"{origin} par fusion des communes ({derived.operation})."
+    groups = {
+        "epci": "de chaque EPCI (appartenances du COG)",
+        "departements": "de chaque département",
+    }
+    return f"{origin} par fusion des communes {groups[derived.operation]}."
 
 
 def describe(spec: CollectionSpec) -> str:

@@ -208,6 +208,17 @@ def test_generalised_collection_states_its_tolerance_and_source(api, cid):
     assert [link["rel"] for link in sources] == ["related"]
 
 
-def test_hillshade_collection_states_its_light(api):
-    doc = requests.get(f"{api}/collections/hillshade_cevennes", params={"f": "json"}, timeout=30)
-    assert "azimut 315°, hauteur du soleil 45°" in doc.json()["description"]
+@pytest.mark.parametrize(
+    ("cid", "how"),
+    [
+        ("hillshade_cevennes", "« dem_cevennes » : ombrage, azimut 315°, hauteur du soleil 45°"),
+        ("epci", "« communes » par fusion des communes de chaque EPCI"),
+        (
+            "departements_from_communes",
+            "« communes » par fusion des communes de chaque département",
+        ),
+    ],
+)
+def test_derived_collection_states_how_it_was_made(api, cid, how):
+    doc = requests.get(f"{api}/collections/{cid}", params={"f": "json"}, timeout=30)
+    assert f"Dérivée de la collection {how}" in doc.json()["description"]

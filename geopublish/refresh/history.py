@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from geopublish.store.files import pid_alive
+
 KEEP_RUNS = 1000
 RUN_KEYS = (
     "build_id",
@@ -34,14 +36,6 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
 
 
 class RunLog:
@@ -72,7 +66,7 @@ class RunLog:
             old = json.loads(self.marker.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             old = None
-        if old and not (old.get("pid") != os.getpid() and _alive(int(old.get("pid", 0)))):
+        if old and not (old.get("pid") != os.getpid() and pid_alive(int(old.get("pid", 0)))):
             note = f"run {old.get('build_id')} was interrupted (process {old.get('pid')} gone)"
             self.append(
                 {

@@ -16,7 +16,7 @@ import shapely
 from psycopg import sql
 from pygeofilter import ast, values
 
-from geopublish.serve.sql import COMPARE, QueryError, typed_value
+from geopublish.serve.sql import COMPARE, QueryError, attribute_name, typed_value
 
 SPATIAL = {
     ast.GeometryIntersects: "ST_Intersects",
@@ -142,7 +142,7 @@ class PgQuery:
             return sql.SQL("(NOT {})").format(self._cql(node.sub_node))
         if isinstance(node, ast.Include):
             return sql.SQL("false" if node.not_ else "true")
-        name = _attribute(getattr(node, "lhs", None))
+        name = attribute_name(getattr(node, "lhs", None))
         if type(node) in COMPARE:
             left = self._operand(node.lhs, None)
             right = self._operand(node.rhs, name)
@@ -196,14 +196,6 @@ class PgQuery:
     def order_by(self) -> sql.Composable:
         """ORDER BY the sort keys, then load order."""
         return sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join([*self.orders, sql.SQL("fid")]))
-
-
-def _attribute(node: Any) -> str | None:
-    if isinstance(node, ast.Attribute):
-        return str(node.name)
-    if isinstance(node, ast.Function) and node.arguments:
-        return _attribute(node.arguments[0])
-    return None
 
 
 def _geometry(value: Any) -> dict[str, Any]:

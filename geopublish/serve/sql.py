@@ -213,7 +213,7 @@ class Query:
             return f"(NOT {self._cql(node.sub_node)})"
         if isinstance(node, ast.Include):
             return "1" if not node.not_ else "0"
-        name = _attribute(getattr(node, "lhs", None))
+        name = attribute_name(getattr(node, "lhs", None))
         if type(node) in COMPARE:
             left = self._operand(node.lhs, None)
             return f"({left} {COMPARE[type(node)]} {self._operand(node.rhs, name)})"
@@ -322,11 +322,12 @@ def _glob(pattern: str) -> str:
     return "".join(out)
 
 
-def _attribute(node: Any) -> str | None:
+def attribute_name(node: Any) -> str | None:
+    """The property a CQL2 node compares (through functions such as CASEI), if any."""
     if isinstance(node, ast.Attribute):
         return str(node.name)
     if isinstance(node, ast.Function) and node.arguments:
-        return _attribute(node.arguments[0])
+        return attribute_name(node.arguments[0])
     return None
 
 

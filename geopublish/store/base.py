@@ -7,6 +7,7 @@ prunes old versions, ``rollback`` points the collection back at a kept version.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,16 @@ class Staged:
     count: int = 0
     bounds: tuple[float, float, float, float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def cover(self, gdf: gpd.GeoDataFrame) -> None:
+        """Grow ``bounds`` to cover a written batch (batches without a geometry change nothing)."""
+        minx, miny, maxx, maxy = (float(v) for v in gdf.total_bounds)
+        if not all(map(math.isfinite, (minx, miny, maxx, maxy))):
+            return
+        if self.bounds is not None:
+            minx, miny = min(minx, self.bounds[0]), min(miny, self.bounds[1])
+            maxx, maxy = max(maxx, self.bounds[2]), max(maxy, self.bounds[3])
+        self.bounds = (minx, miny, maxx, maxy)
 
 
 @dataclass(frozen=True)

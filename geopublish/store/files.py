@@ -98,7 +98,7 @@ class VersionedFiles:
             return removed
         for path in folder.glob(".staging-*"):
             pid = re.match(r"\.staging-(\d+)", path.name)
-            if pid and int(pid.group(1)) != os.getpid() and _alive(int(pid.group(1))):
+            if pid and int(pid.group(1)) != os.getpid() and pid_alive(int(pid.group(1))):
                 continue
             path.unlink(missing_ok=True)
             removed.append(str(path))
@@ -107,7 +107,8 @@ class VersionedFiles:
         return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (its lock or staging file is not stale)."""
     try:
         os.kill(pid, 0)
     except OSError:

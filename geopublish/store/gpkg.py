@@ -82,20 +82,14 @@ class GeoPackageStore(Store):
         """Stream every batch through one GDAL dataset into a staging GeoPackage."""
         path = self.files.staging(schema.collection)
         staged = Staged(schema, str(path))
-        minx = miny = float("inf")
-        maxx = maxy = float("-inf")
-
         failure: list[BaseException] = []
 
         def records() -> Iterator[pa.RecordBatch]:
-            nonlocal minx, miny, maxx, maxy
             try:
                 for gdf in batches:
                     if len(gdf) == 0:
                         continue
-                    b = gdf.total_bounds
-                    minx, miny = min(minx, b[0]), min(miny, b[1])
-                    maxx, maxy = max(maxx, b[2]), max(maxy, b[3])
+                    staged.cover(gdf)
                     staged.count += len(gdf)
                     yield to_record_batch(gdf, schema)
             except BaseException as exc:
@@ -120,8 +114,6 @@ class GeoPackageStore(Store):
             if failure and failure[0] is not exc:
                 raise failure[0] from None
             raise
-        if staged.count:
-            staged.bounds = (minx, miny, maxx, maxy)
         return staged
 
     def publish(self, staged: Staged, meta: dict[str, Any]) -> Version:

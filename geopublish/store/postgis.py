@@ -90,8 +90,6 @@ class PostGISStore(Store):
         try:
             con.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (LOCK_SPACE, table))
             con.execute(pg_copy.create_table(schema, self._id(table)))
-            minx = miny = float("inf")
-            maxx = maxy = float("-inf")
             with con.cursor() as cur:
                 statement = pg_copy.copy_statement(schema, self._id(table))
                 with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
@@ -99,9 +97,7 @@ class PostGISStore(Store):
                     for gdf in batches:
                         if len(gdf) == 0:
                             continue
-                        b = gdf.total_bounds
-                        minx, miny = min(minx, b[0]), min(miny, b[1])
-                        maxx, maxy = max(maxx, b[2]), max(maxy, b[3])
+                        staged.cover(gdf)
                         for start in range(0, len(gdf), COPY_ROWS):
                             part = gdf.iloc[start : start + COPY_ROWS]
                             for row in pg_copy.rows(part, schema, staged.count + 1):
@@ -112,8 +108,6 @@ class PostGISStore(Store):
             if isinstance(exc, psycopg.Error):
                 raise StoreError(f"collection {cid!r}: loading into PostGIS failed: {exc}") from exc
             raise
-        if staged.count:
-            staged.bounds = (minx, miny, maxx, maxy)
         return staged
 
     def _index(self, staged: Staged, con: psycopg.Connection) -> None:

@@ -76,27 +76,31 @@ def pmap(func: Callable[[np.ndarray], Any], values: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _transformer(source: str, target: str) -> pyproj.Transformer:
-    """One transformer per CRS pair and build (pyproj >= 3.1 transformers are thread-safe)."""
-    return pyproj.Transformer.from_crs(source, target, always_xy=True)
+def transformer(source: str, target: str, always_xy: bool = True) -> pyproj.Transformer:
+    """One transformer per pair of CRS (WKT) and axis rule, kept for the process.
+
+    pyproj >= 3.1 transformers are thread-safe, so build threads and server threads share them.
+    """
+    return pyproj.Transformer.from_crs(source, target, always_xy=always_xy)
+
+
+def transform(geoms: np.ndarray, how: pyproj.Transformer) -> np.ndarray:
+    """Geometries with every coordinate passed through ``how`` (Z kept), in this thread."""
+    out = np.empty_like(geoms)
+    has_z = shapely.has_z(geoms)
+    for mask, include_z in ((~has_z, False), (has_z, True)):
+        if not mask.any():
+            continue
+        coords = shapely.get_coordinates(geoms[mask], include_z=include_z)
+        moved = np.array(how.transform(*coords.T)).T
+        out[mask] = shapely.set_coordinates(geoms[mask].copy(), moved)
+    return out
 
 
 def reproject(geoms: np.ndarray, source: pyproj.CRS, target: pyproj.CRS) -> np.ndarray:
-    """Geometries transformed like ``GeoSeries.to_crs`` (always x/y order, Z kept)."""
-    transformer = _transformer(source.to_wkt(), target.to_wkt())
-
-    def chunk(data: np.ndarray) -> np.ndarray:
-        out = np.empty_like(data)
-        has_z = shapely.has_z(data)
-        for mask, include_z in ((~has_z, False), (has_z, True)):
-            if not mask.any():
-                continue
-            coords = shapely.get_coordinates(data[mask], include_z=include_z)
-            moved = np.array(transformer.transform(*coords.T)).T
-            out[mask] = shapely.set_coordinates(data[mask].copy(), moved)
-        return out
-
-    return pmap(chunk, geoms)
+    """Geometries transformed like ``GeoSeries.to_crs`` (always x/y order, Z kept), in threads."""
+    how = transformer(source.to_wkt(), target.to_wkt())
+    return pmap(lambda chunk: transform(chunk, how), geoms)
 
 
 def to_wkb(geoms: np.ndarray) -> np.ndarray:

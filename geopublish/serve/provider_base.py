@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
-import pyproj
 import shapely
 from pygeoapi.provider.base import (
     BaseProvider,
@@ -20,6 +19,7 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
+from geopublish import parallel
 from geopublish.serve import queryables
 
 Row = tuple[Any, ...]
@@ -125,8 +125,13 @@ class FeatureProvider(BaseProvider):
         geoms: list[Any] = [None] * len(rows)
         if not skip_geometry and rows:
             array = self._decode([r[-1] for r in rows])
-            if crs_spec is not None:
-                array = _transform(array, crs_spec)
+            if crs_spec is not None:  # one request's page: no threads on the request path
+                array = parallel.transform(
+                    array,
+                    parallel.transformer(
+                        crs_spec.source_crs_wkt, crs_spec.target_crs_wkt, crs_spec.always_xy
+                    ),
+                )
             geoms = [json.loads(t) if t is not None else None for t in shapely.to_geojson(array)]
         return documents(rows, geoms, self._names(), self.id_field, select, self._present)
 
@@ -155,23 +160,3 @@ def documents(
         }
         for row, geom in zip(rows, geoms, strict=True)
     ]
-
-
-_TRANSFORMERS: dict[tuple[str, str, bool], pyproj.Transformer] = {}
-
-
-def _transform(geoms: np.ndarray, spec: Any) -> np.ndarray:
-    key = (spec.source_crs_wkt, spec.target_crs_wkt, spec.always_xy)
-    if key not in _TRANSFORMERS:
-        _TRANSFORMERS[key] = pyproj.Transformer.from_crs(
-            pyproj.CRS.from_wkt(spec.source_crs_wkt),
-            pyproj.CRS.from_wkt(spec.target_crs_wkt),
-            always_xy=spec.always_xy,
-        )
-    transformer = _TRANSFORMERS[key]
-
-    def apply(coords: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geoms, apply)

@@ -103,9 +103,9 @@ def clean_coverage(
     NormaliseError
         When cleaning would leave a feature with no area (it lay inside its neighbours).
     """
-    if bool(shapely.coverage_is_valid(geoms, gap_width=gap_width)):
+    broken = ~shapely.is_empty(shapely.coverage_invalid_edges(geoms, gap_width=gap_width))
+    if not broken.any():
         return geoms, None
-    edges = shapely.coverage_invalid_edges(geoms, gap_width=gap_width)
     cleaned = shapely.coverage_clean(geoms, gap_width=gap_width)
     lost = shapely.is_missing(cleaned) | shapely.is_empty(cleaned)
     if lost.any():
@@ -118,7 +118,7 @@ def clean_coverage(
     changed = np.flatnonzero(~shapely.equals(cleaned, geoms))
     return cleaned, {
         "gap_width": gap_width,
-        "invalid_edges_before": int((~shapely.is_empty(edges)).sum()),
+        "invalid_edges_before": int(broken.sum()),
         "overlap_area": round(_overlap_area(geoms), 3),
         "area_change": round(float(shapely.area(cleaned).sum() - shapely.area(geoms).sum()), 3),
         "features_changed": len(changed),

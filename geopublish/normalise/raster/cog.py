@@ -91,7 +91,8 @@ def build_cog(
                 f"{other.dtype} band(s); expected {first.count} {first.dtype} band(s) "
                 f"like {first.path.name!r}"
             )
-    out_nodata, masked = _output_nodata(sources, nodata)
+    out_nodata = _output_nodata(sources, nodata)
+    masked = out_nodata is None  # no value to spare: an internal mask marks the outside
     transform, width, height = target_grid(sources, target, resolution)
     with ExitStack() as stack:
         vrts = []
@@ -153,20 +154,20 @@ def build_cog(
     }
 
 
-def _output_nodata(sources: list[Source], nodata: float | None) -> tuple[float | None, bool]:
-    """Nodata of the output, and whether an internal mask replaces it.
+def _output_nodata(sources: list[Source], nodata: float | None) -> float | None:
+    """Nodata of the output, or None when an internal mask must replace it.
 
     The sources' own nodata wins, then the spec's; else a default outside the data: for
     integer data that already takes the default value there is none, so a mask is used.
     """
     declared = next((s.nodata for s in sources if s.nodata is not None), nodata)
     if declared is not None:
-        return declared, False
+        return declared
     dtype = sources[0].dtype
     candidate = default_nodata(dtype)
     if np.dtype(dtype).kind in "iu" and any(uses_value(s.path, candidate) for s in sources):
-        return None, True
-    return candidate, False
+        return None
+    return candidate
 
 
 def _mosaic_with_alpha(vrts: list[WarpedVRT], first: Source) -> tuple[np.ndarray, np.ndarray]:

@@ -1,11 +1,12 @@
-"""The build's threads: vectorised geometry work in chunks, and stages that run one batch ahead.
+"""The build's threads: vectorised work in chunks, and stages that run one batch ahead.
 
 shapely's vectorised functions (GEOS), pyproj's transforms (PROJ) and WKB encoding run with the
 GIL released, so a batch cut into a few contiguous chunks (:func:`pmap`) uses every core;
 results come back in input order, identical to one call on the whole array. :func:`prefetch`
 runs a generator one item ahead in its own thread, so the stages of a build (read, normalise,
-identify, write) overlap. ``GEOPUBLISH_THREADS`` sets the number of threads per vectorised call
-(default: the usable cores, at most 4); 1 turns both off.
+identify, write) overlap. The wiring calls :func:`configure` with the validated
+``Settings.threads`` (``GEOPUBLISH_THREADS``); unconfigured, the usable cores up to 4 are used;
+1 turns both off. The geometry kernels run in these threads live in :mod:`geopublish.kernels`.
 
 Before the first thread starts, glibc is asked for at most two malloc arenas (as
 ``MALLOC_ARENA_MAX=2`` would): by default each thread gets its own arena, whose freed pages
@@ -25,8 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import pyproj
-import shapely
 
 MIN_CHUNK = 2_000  # below this, thread hand-off costs more than it saves
 M_ARENA_MAX = -8  # glibc mallopt parameter
@@ -50,15 +49,20 @@ def _cap_arenas() -> None:
         return
 
 
+_CONFIGURED: list[int | None] = [None]
+
+
+def configure(count: int | None) -> None:
+    """Use ``count`` threads per vectorised call (None: the usable cores, at most 4)."""
+    if count is not None and count < 1:
+        raise ValueError(f"threads {count!r}: expected a whole number >= 1")
+    _CONFIGURED[0] = count
+
+
 def threads() -> int:
     """Threads used for one vectorised call."""
-    configured = os.environ.get("GEOPUBLISH_THREADS", "").strip()
-    if configured:
-        if not configured.isdigit():
-            raise ValueError(
-                f"GEOPUBLISH_THREADS={configured!r}: expected a whole number of threads, e.g. 2"
-            )
-        return max(1, int(configured))
+    if _CONFIGURED[0] is not None:
+        return _CONFIGURED[0]
     return max(1, min(len(os.sched_getaffinity(0)), 4))
 
 
@@ -73,39 +77,6 @@ def pmap(func: Callable[[np.ndarray], Any], values: np.ndarray) -> np.ndarray:
         _pool = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="geopublish-geom")
     chunks = np.array_split(values, parts)
     return np.concatenate([np.asarray(r) for r in _pool.map(func, chunks)])
-
-
-@functools.lru_cache(maxsize=16)
-def transformer(source: str, target: str, always_xy: bool = True) -> pyproj.Transformer:
-    """One transformer per pair of CRS (WKT) and axis rule, kept for the process.
-
-    pyproj >= 3.1 transformers are thread-safe, so build threads and server threads share them.
-    """
-    return pyproj.Transformer.from_crs(source, target, always_xy=always_xy)
-
-
-def transform(geoms: np.ndarray, how: pyproj.Transformer) -> np.ndarray:
-    """Geometries with every coordinate passed through ``how`` (Z kept), in this thread."""
-    out = np.empty_like(geoms)
-    has_z = shapely.has_z(geoms)
-    for mask, include_z in ((~has_z, False), (has_z, True)):
-        if not mask.any():
-            continue
-        coords = shapely.get_coordinates(geoms[mask], include_z=include_z)
-        moved = np.array(how.transform(*coords.T)).T
-        out[mask] = shapely.set_coordinates(geoms[mask].copy(), moved)
-    return out
-
-
-def reproject(geoms: np.ndarray, source: pyproj.CRS, target: pyproj.CRS) -> np.ndarray:
-    """Geometries transformed like ``GeoSeries.to_crs`` (always x/y order, Z kept), in threads."""
-    how = transformer(source.to_wkt(), target.to_wkt())
-    return pmap(lambda chunk: transform(chunk, how), geoms)
-
-
-def to_wkb(geoms: np.ndarray) -> np.ndarray:
-    """2D little-endian WKB of each geometry (None for missing)."""
-    return pmap(lambda a: shapely.to_wkb(a, output_dimension=2, byte_order=1), geoms)
 
 
 _DONE = object()

@@ -53,10 +53,10 @@ def spec(kind: str, source: Path) -> dict:
     }
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict:
-    """Run ``cmd`` under /usr/bin/time -v; wall seconds and peak RSS in MB."""
+def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> dict:
+    """Run ``cmd`` under /usr/bin/time -v (in ``cwd``); wall seconds and peak RSS in MB."""
     done = subprocess.run(
-        ["/usr/bin/time", "-v", *cmd], env=env, cwd=REPO, capture_output=True, text=True
+        ["/usr/bin/time", "-v", *cmd], env=env, cwd=cwd, capture_output=True, text=True
     )
     if done.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{done.stderr[-3000:]}")
@@ -94,7 +94,14 @@ def main() -> int:
     parser.add_argument(
         "--postgis-dsn", default="host=127.0.0.1 port=5432 user=postgres dbname=test"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (with its own .venv) whose build runs as tool 'gpkg@baseline' "
+        "or 'postgis@baseline', for before/after figures in one run",
+    )
     args = parser.parse_args()
+    BASELINE[0] = args.baseline
     work: Path = args.workdir.resolve()
     tools = args.tools.split(",")
     if "postgis" in tools and not postgis_ok(args.postgis_dsn):
@@ -126,20 +133,29 @@ def main() -> int:
     return 0
 
 
+BASELINE: list[Path | None] = [None]
+
+
 def run_tool(tool: str, name: str, source: Path, collections: Path, work: Path, dsn: str) -> dict:
-    """One timed run of one tool on one dataset."""
+    """One timed run of one tool on one dataset (``<store>@baseline``: the other checkout)."""
     if tool == "ogr2ogr":
         out = work / "ogr" / f"{name}.gpkg"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.unlink(missing_ok=True)
         cmd = ["ogr2ogr", "-t_srs", "EPSG:4326", "-f", "GPKG", "-lco", "SPATIAL_INDEX=YES"]
         return timed([*cmd, str(out), str(source)])
+    tool, _, where = tool.partition("@")
+    repo, python = REPO, sys.executable
+    if where == "baseline":
+        assert BASELINE[0] is not None, "--baseline is needed for @baseline tools"
+        repo = BASELINE[0].resolve()
+        python = str(repo / ".venv" / "bin" / "python")
     store = tool.partition("+")[0]
-    var = work / "var" / f"{name}-{tool}"
+    var = work / "var" / f"{name}-{tool}{'-' + where if where else ''}"
     shutil.rmtree(var / "store", ignore_errors=True)
     env = dict(os.environ)
     env.update(
-        GEOPUBLISH_PROJECT_DIR=str(REPO),
+        GEOPUBLISH_PROJECT_DIR=str(repo),
         GEOPUBLISH_COLLECTIONS_DIR=str(collections),
         GEOPUBLISH_VAR_DIR=str(var),
         GEOPUBLISH_SOURCE_MODE="local",
@@ -157,7 +173,7 @@ def run_tool(tool: str, name: str, source: Path, collections: Path, work: Path, 
         with psycopg.connect(dsn, autocommit=True) as con:
             con.execute("DROP SCHEMA IF EXISTS geopublish_bench CASCADE")
         env.update(GEOPUBLISH_POSTGIS_DSN=dsn, GEOPUBLISH_POSTGIS_SCHEMA="geopublish_bench")
-    return timed([sys.executable, "-m", "geopublish", "-q", "build", name], env)
+    return timed([python, "-m", "geopublish", "-q", "build", name], env, cwd=repo)
 
 
 def table(runs: list[dict]) -> str:

@@ -39,15 +39,18 @@ def unchanged(env: dict[str, str], cid: str, repeats: int) -> dict[str, float]:
     from geopublish.catalog import load_catalog
     from geopublish.pipeline import run_collection
     from geopublish.settings import get_settings
-    from geopublish.store import open_store
+    from geopublish.store import open_stores
 
     settings = get_settings()
-    spec = load_catalog(settings.collections_dir).specs[cid]
-    store = open_store(settings)
+    catalog = load_catalog(settings.collections_dir)
+    spec = catalog.specs[cid]
+    stores = open_stores(settings)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        report = run_collection(spec, settings, store, trigger="bench", skip_unchanged=True)
+        report = run_collection(
+            spec, settings, stores, catalog, trigger="bench", skip_unchanged=True
+        )
         times.append(time.perf_counter() - start)
         assert report["outcome"] == "unchanged", report
     start = time.perf_counter()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
+import pyproj
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -25,6 +26,11 @@ FIELD_JSON_SCHEMA: dict[str, dict[str, str]] = {
     "date": {"type": "string", "format": "date"},
     "datetime": {"type": "string", "format": "date-time"},
 }
+
+
+def metric_crs(storage: str) -> str:
+    """CRS of metric spec values (``simplify`` tolerance): the storage CRS, or Lambert-93."""
+    return "EPSG:2154" if pyproj.CRS(storage).is_geographic else storage
 
 
 class Strict(BaseModel):

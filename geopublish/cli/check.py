@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from geopublish.catalog.loader import json_schema
-from geopublish.cli.main import Context, cli, fail
+from geopublish.cli.common import Context, fail
 
 
-@cli.command()
+@click.command()
 @click.pass_obj
 def check(obj: Context) -> None:
     """Validate every spec; list all problems with file and field (exit 1 if any)."""
@@ -20,7 +20,7 @@ def check(obj: Context) -> None:
     click.echo(f"{len(catalog.specs)} collection spec(s) valid in {obj.settings.collections_dir}")
 
 
-@cli.command()
+@click.command()
 @click.option(
     "-o",
     "--output",

@@ -3,41 +3,13 @@
 from __future__ import annotations
 
 import logging
-import sys
-from dataclasses import dataclass, field
-from functools import cached_property
 
 import click
 
-from geopublish.catalog import Catalog, load_catalog
+from geopublish.cli import build, check, refresh, serve
+from geopublish.cli.common import Context, fail
 from geopublish.errors import GeopublishError
-from geopublish.settings import Settings, get_settings
-from geopublish.store import Store, open_store
-
-
-@dataclass
-class Context:
-    """What every command needs, built once per invocation."""
-
-    settings: Settings
-    overrides: dict = field(default_factory=dict)
-
-    @cached_property
-    def catalog(self) -> Catalog:
-        """Every spec under collections/."""
-        return load_catalog(self.settings.collections_dir)
-
-    @cached_property
-    def store(self) -> Store:
-        """The configured store."""
-        return open_store(self.settings)
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Print one line per problem on stderr and exit."""
-    for line in message.splitlines() or [""]:
-        click.echo(f"error: {line}", err=True)
-    sys.exit(code)
+from geopublish.settings import get_settings
 
 
 class Group(click.Group):
@@ -54,27 +26,41 @@ class Group(click.Group):
         return None
 
 
+def log_level(verbose: int, quiet: bool) -> int:
+    """WARNING by default, INFO with -v, DEBUG with -vv, ERROR with -q."""
+    if quiet:
+        return logging.ERROR
+    return (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+
+
 @click.group(cls=Group)
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.version_option(package_name="geopublish")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Publish geographic reference data as living OGC APIs."""
-    level = (
-        logging.ERROR
-        if quiet
-        else (logging.INFO, logging.DEBUG)[min(verbose, 1)]
-        if verbose
-        else logging.WARNING
+    logging.basicConfig(
+        level=log_level(verbose, quiet), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.obj = Context(get_settings())
+
+
+for command in (
+    build.build,
+    build.publish,
+    check.check,
+    check.schema,
+    refresh.refresh,
+    refresh.history,
+    refresh.rollback,
+    refresh.schedule,
+    serve.serve,
+    serve.up,
+):
+    cli.add_command(command)
 
 
 def main() -> None:
     """Entry point."""
     cli()
-
-
-from geopublish.cli import build, check, refresh, serve  # noqa: E402,F401  (registers commands)

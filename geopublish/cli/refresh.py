@@ -7,46 +7,14 @@ import os
 
 import click
 
-from geopublish.cli.build import progress_factory
-from geopublish.cli.main import Context, cli, fail
+from geopublish.cli.common import Context, checked, describe, fail, run_refresh
 from geopublish.cli.options import ids_argument
-from geopublish.pipeline.batch import Outcome
-from geopublish.refresh.history import RunLog
-from geopublish.refresh.runner import refresh_pass
+from geopublish.ledger import RunLog
 from geopublish.refresh.runner import rollback as restore
 from geopublish.refresh.schedule import RefreshScheduler
 
 
-def _checked(obj: Context) -> None:
-    if obj.catalog.problems:
-        fail("\n".join(obj.catalog.problems))
-
-
-def describe(report: dict) -> str:
-    """One line for one collection's run."""
-    line = f"{report['collection']}: {report['outcome']}"
-    if report["outcome"] == "published":
-        line += f" v{report.get('version', '-')}"
-        changes = report.get("changes")
-        if changes:
-            line += f" (+{changes['added']} ~{changes['modified']} -{changes['removed']})"
-    if report.get("note"):
-        line += f"; {report['note']}"
-    return f"{line} ({report['duration_s']:.2f} s)"
-
-
-def run_refresh(obj: Context, ids: tuple[str, ...], trigger: str) -> Outcome:
-    """One refresh pass with progress, one line per collection; errors are returned."""
-    _checked(obj)
-    outcome = refresh_pass(
-        obj.catalog, obj.settings, obj.store, ids, trigger=trigger, progress=progress_factory
-    )
-    for report in outcome.reports.values():
-        click.echo(describe(report))
-    return outcome
-
-
-@cli.command()
+@click.command()
 @ids_argument
 @click.pass_obj
 def refresh(obj: Context, ids: tuple[str, ...]) -> None:
@@ -56,14 +24,14 @@ def refresh(obj: Context, ids: tuple[str, ...]) -> None:
         fail("\n".join(outcome.errors.values()))
 
 
-@cli.command()
+@click.command()
 @click.argument("cid", metavar="ID")
 @click.option("--limit", "-n", type=int, default=20, show_default=True, help="Runs to show.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, newest first.")
 @click.pass_obj
 def history(obj: Context, cid: str, limit: int, as_json: bool) -> None:
     """Past builds and refreshes of a collection, newest first."""
-    _checked(obj)
+    checked(obj)
     obj.catalog.select((cid,))
     runs = RunLog(obj.settings.var_dir, cid).read(limit)
     if as_json:
@@ -91,22 +59,22 @@ def history(obj: Context, cid: str, limit: int, as_json: bool) -> None:
         )
 
 
-@cli.command()
+@click.command()
 @click.argument("cid", metavar="ID")
 @click.option("--version", "number", type=int, default=None, help="Kept version [previous].")
 @click.pass_obj
 def rollback(obj: Context, cid: str, number: int | None) -> None:
     """Serve a kept version of a collection again and republish the API."""
-    _checked(obj)
-    report = restore(obj.catalog, obj.settings, obj.store, cid, number)
+    checked(obj)
+    report = restore(obj.catalog, obj.settings, obj.stores, cid, number)
     click.echo(describe(report))
 
 
-@cli.command()
+@click.command()
 @click.option("--initial/--no-initial", default=True, help="Run one refresh pass first.")
 @click.option("--parent", type=int, default=None, hidden=True)
 @click.pass_obj
 def schedule(obj: Context, initial: bool, parent: int | None) -> None:
     """Run the refresh scheduler in the foreground (``up`` starts one beside the server)."""
     click.echo(f"refresh scheduler running (pid {os.getpid()})", err=True)
-    RefreshScheduler(obj.settings, obj.store, parent).run(initial=initial)
+    RefreshScheduler(obj.settings, obj.stores, parent).run(initial=initial)

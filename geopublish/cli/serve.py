@@ -9,9 +9,8 @@ import sys
 
 import click
 
-from geopublish.cli.main import Context, cli
+from geopublish.cli.common import Context, run_refresh
 from geopublish.cli.options import host_option, port_option, workers_option
-from geopublish.cli.refresh import run_refresh
 from geopublish.pipeline.batch import publish_api
 from geopublish.serve.server import serve as run_server
 
@@ -26,7 +25,7 @@ def _apply(obj: Context, host: str | None, port: int | None, workers: int | None
         settings.workers = workers
 
 
-@cli.command()
+@click.command()
 @host_option
 @port_option
 @workers_option
@@ -34,12 +33,12 @@ def _apply(obj: Context, host: str | None, port: int | None, workers: int | None
 def serve(obj: Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the published layers with pygeoapi under gunicorn."""
     _apply(obj, host, port, workers)
-    publish_api(obj.catalog, obj.settings, obj.store)
+    publish_api(obj.catalog, obj.settings, obj.stores)
     click.echo(f"serving on {obj.settings.public_url}", err=True)
     run_server(obj.settings, pidfile=str(obj.settings.var_dir / "gunicorn.pid"))
 
 
-@cli.command()
+@click.command()
 @host_option
 @port_option
 @workers_option

@@ -8,7 +8,7 @@ import geopandas as gpd
 import pyproj
 from pyproj.exceptions import CRSError
 
-from geopublish import parallel
+from geopublish import kernels
 from geopublish.errors import NormaliseError
 
 # Tried in order to suggest the real CRS of mislabelled data.
@@ -95,7 +95,7 @@ def to_storage(gdf: gpd.GeoDataFrame, storage: pyproj.CRS) -> gpd.GeoDataFrame:
     """Reproject a batch to the storage CRS (no-op when already there)."""
     if gdf.crs is None or gdf.crs.equals(storage):
         return gdf
-    moved = parallel.reproject(gdf.geometry.to_numpy(), gdf.crs, storage)
+    moved = kernels.reproject(gdf.geometry.to_numpy(), gdf.crs, storage)
     out = gdf.copy()
     out[gdf.geometry.name] = moved
     return gpd.GeoDataFrame(out, geometry=gdf.geometry.name, crs=storage)

@@ -8,14 +8,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geopublish import parallel
+from geopublish import kernels
 from geopublish.errors import NormaliseError
-from geopublish.store.base import HASH_COLUMN, WKB_COLUMN
+from geopublish.model import HASH_COLUMN, WKB_COLUMN
 
 
 def content_hashes(gdf: gpd.GeoDataFrame, fields: list[str]) -> tuple[list[str], np.ndarray]:
     """SHA-1 of each feature's attributes and geometry, and the geometry's 2D WKB."""
-    wkb = parallel.to_wkb(gdf.geometry.to_numpy())
+    wkb = kernels.to_wkb(gdf.geometry.to_numpy())
     attrs = _joined(gdf, fields).tolist() if fields else None  # joined with \x1f, vectorised
     out = []
     for i, geom in enumerate(wkb):

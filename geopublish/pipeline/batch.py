@@ -7,16 +7,16 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-
-import yaml
 
 from geopublish.catalog import Catalog
 from geopublish.errors import GeopublishError, ValidationFailed
-from geopublish.pipeline import run_collection
-from geopublish.publish import build_config, write_config
+from geopublish.pipeline.run import run_collection
+from geopublish.publish import build_config, cleanup, render_config, write_config
+from geopublish.serve import loaded
 from geopublish.settings import Settings
-from geopublish.store import Store
+from geopublish.store import Stores
 
 LOG = logging.getLogger("geopublish.pipeline")
 ProgressFactory = Callable[
@@ -47,7 +47,7 @@ def no_progress(
 def build_many(
     catalog: Catalog,
     settings: Settings,
-    store: Store,
+    stores: Stores,
     ids: tuple[str, ...] = (),
     *,
     force: bool = False,
@@ -64,7 +64,7 @@ def build_many(
         failed_parent = next(
             (d for d in catalog.dependencies(spec.cid) if d in outcome.errors), None
         )
-        if failed_parent and store.current(failed_parent) is None:
+        if failed_parent and stores.current(catalog.specs[failed_parent]) is None:
             outcome.errors[spec.cid] = (
                 f"collection {spec.cid!r}: not built because {failed_parent!r} failed"
             )
@@ -74,7 +74,8 @@ def build_many(
             outcome.reports[spec.cid] = run_collection(
                 spec,
                 settings,
-                store,
+                stores,
+                catalog,
                 force=force,
                 trigger=trigger,
                 skip_unchanged=skip_unchanged,
@@ -91,28 +92,30 @@ def build_many(
     return outcome
 
 
-def publish_api(catalog: Catalog, settings: Settings, store: Store) -> int:
+def publish_api(catalog: Catalog, settings: Settings, stores: Stores) -> int:
     """Regenerate pygeoapi-config.yml and the OpenAPI; ask a running server to reload.
 
     When the configuration is the one already written (a refresh that only swapped data:
-    the provider follows the ``current`` link by itself) nothing is written or reloaded.
+    the provider follows the ``current`` link by itself) nothing is written; the server is
+    still asked to reload when the configuration it reports having loaded is not the one on
+    disk (a run killed between writing the file and signalling the server).
     """
-    config = build_config(catalog.select(), store, settings)
-    if not _config_changed(config, settings):
-        return len(config["resources"])
-    write_config(config, settings)
-    reload_server(settings)
+    specs = catalog.select()
+    layers = {s.cid: layer for s in specs if (layer := stores.current(s)) is not None}
+    config = build_config(specs, layers, settings)
+    cleanup(settings)
+    if _written(settings) != render_config(config) or not settings.openapi.is_file():
+        write_config(config, settings)
+    if loaded.loaded(settings.var_dir) != loaded.digest(settings.pygeoapi_config):
+        reload_server(settings)
     return len(config["resources"])
 
 
-def _config_changed(config: dict[str, Any], settings: Settings) -> bool:
-    if not settings.openapi.is_file():
-        return True
+def _written(settings: Settings) -> str | None:
     try:
-        written = yaml.safe_load(settings.pygeoapi_config.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return True
-    return bool(written != config)
+        return settings.pygeoapi_config.read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def reload_server(settings: Settings) -> bool:
@@ -120,6 +123,9 @@ def reload_server(settings: Settings) -> bool:
     pidfile = settings.var_dir / "gunicorn.pid"
     try:
         pid = int(pidfile.read_text().strip())
+        # a stale pid file must not signal whatever process took that pid since
+        if b"geopublish" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return False
         os.kill(pid, signal.SIGHUP)
     except (OSError, ValueError):
         return False

@@ -6,19 +6,26 @@ import math
 from collections.abc import Callable, Iterator
 
 import geopandas as gpd
+import pyproj
 import shapely
 
-from geopublish import parallel
+from geopublish import kernels, parallel
 from geopublish.catalog.models import CollectionSpec
 from geopublish.errors import NormaliseError
+from geopublish.faults import crash_point
+from geopublish.model import PublishedLayer
 from geopublish.normalise import crs as crsmod
 from geopublish.normalise.conform import Conformer
 from geopublish.normalise.geometry import clean, output_type
 from geopublish.normalise.ids import Identifier
-from geopublish.store import LayerSchema, Staged, Store
+from geopublish.pipeline.detect import Detection
+from geopublish.pipeline.kinds import Frames, derived_plan, gtfs_plan, vector_plan
+from geopublish.pipeline.report import Report
+from geopublish.settings import Settings
+from geopublish.store import FeatureStore, LayerSchema, Staged
+from geopublish.validate import enforce, evaluate
 
 Progress = Callable[[int], None]
-Frames = Iterator[tuple[str, gpd.GeoDataFrame]]
 
 
 def declared_type(dtype: str) -> str:
@@ -54,7 +61,7 @@ def plan_schema(
 
 def stage_features(
     spec: CollectionSpec,
-    store: Store,
+    store: FeatureStore,
     schema: LayerSchema,
     frames: Frames,
     stats: dict,
@@ -76,6 +83,7 @@ def stage_features(
     def normalised() -> Iterator[tuple[gpd.GeoDataFrame, int]]:
         for origin, raw in parallel.prefetch(frames):
             stats["read"] += len(raw)
+            crash_point("read")
             if override is not None:
                 raw = raw.set_crs(override, allow_override=True)
             if raw.crs is None:
@@ -108,3 +116,79 @@ def stage_features(
     # Four stages, each one batch ahead of the next in its own thread: read, normalise,
     # identify, and the store writing in this thread (see geopublish/parallel.py).
     return store.load(schema, parallel.prefetch(identified()))
+
+
+def lonlat_bbox(bounds: tuple[float, ...] | None, storage: str) -> list[float] | None:
+    """Bounds in the storage CRS as a CRS84 bbox."""
+    if bounds is None:
+        return None
+    to84 = kernels.transformer(pyproj.CRS(storage).to_wkt(), pyproj.CRS("OGC:CRS84").to_wkt())
+    minx, miny, maxx, maxy = bounds
+    return [round(v, 7) for v in to84.transform_bounds(minx, miny, maxx, maxy, densify_pts=11)]
+
+
+def build_features(
+    spec: CollectionSpec,
+    settings: Settings,
+    store: FeatureStore,
+    detection: Detection,
+    report: Report,
+    force: bool,
+    progress: Progress,
+    on_total: Progress,
+) -> tuple[Staged, PublishedLayer]:
+    """Stage the layer and pass its gates; the caller swaps it in (or discards it)."""
+    kind = spec.source.kind
+    if kind == "gtfs":
+        plan = gtfs_plan(spec, detection.inputs, report.stats)
+    elif kind == "derived":
+        plan = derived_plan(spec, store, detection.inputs)
+    else:
+        plan = vector_plan(spec, settings, detection.inputs, report.stats)
+    on_total(plan.total)
+    report.data.update(plan.notes)
+    schema = plan_schema(spec, plan.columns, plan.geometry)
+    staged = stage_features(spec, store, schema, plan.frames, report.stats, progress)
+    try:
+        layer = _gate(spec, store, staged, report, force)
+    except BaseException:
+        store.discard(staged)
+        raise
+    return staged, layer
+
+
+def _gate(
+    spec: CollectionSpec, store: FeatureStore, staged: Staged, report: Report, force: bool
+) -> PublishedLayer:
+    cid = spec.cid
+    stats = report.stats
+    stats["written"] = staged.count
+    assert staged.schema is not None
+    bbox84 = lonlat_bbox(staged.bounds, spec.crs.storage)
+    previous = store.current(cid)
+    findings = evaluate(
+        spec.checks,
+        count=staged.count,
+        bbox_crs84=bbox84,
+        fields=staged.schema.fields,
+        stats=stats,
+        previous=previous,
+    )
+    report.data["gates"] = [f.as_dict() for f in findings]
+    enforce(cid, findings, force=force)
+    report.data["bbox"] = list(staged.bounds) if staged.bounds else None
+    report.data["bbox_crs84"] = bbox84
+    return PublishedLayer(
+        collection=cid,
+        build_id=report.data["build_id"],
+        built_at=report.data["started"],
+        storage_crs=spec.crs.storage,
+        count=staged.count,
+        bbox=report.data["bbox"],
+        bbox_crs84=bbox84,
+        fields=staged.schema.fields,
+        id_column=staged.schema.id_column,
+        geometry_type=staged.schema.geometry_type,
+        source_sha256=report.data["source"]["fingerprint"]["sha256"],
+        source_http=report.data["source"].get("http", []),
+    )

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import geopandas as gpd
 
-from geopublish.catalog.models import CollectionSpec, Part
+from geopublish.catalog.models import CollectionSpec, Part, metric_crs
 from geopublish.errors import CatalogError
-from geopublish.normalise.boundaries import (
-    derive_departements,
-    derive_epci,
-    metric_crs,
-    simplify_coverage,
-)
+from geopublish.normalise.boundaries import derive_departements, derive_epci, simplify_coverage
 from geopublish.normalise.gtfs import derive_routes, derive_stops, read_feed
-from geopublish.pipeline.features import Frames
 from geopublish.settings import Settings
-from geopublish.source import Resolved, expand_parts, resolve_part
+from geopublish.source import Resolved
 from geopublish.source.vector import iter_batches, layer_info
-from geopublish.store import Store
+from geopublish.store import FeatureStore
+
+Inputs = list[tuple[Part, Resolved]]
+Frames = Iterator[tuple[str, gpd.GeoDataFrame]]
 
 
 class Plan:
@@ -42,10 +40,10 @@ class Plan:
         self.notes = notes or {}
 
 
-def vector_plan(spec: CollectionSpec, settings: Settings, stats: dict) -> Plan:
+def vector_plan(spec: CollectionSpec, settings: Settings, inputs: Inputs, stats: dict) -> Plan:
     """Files read in batches."""
     cid = spec.cid
-    parts = [resolve_part(p, settings, cid) for p in expand_parts(spec.source.parts, settings, cid)]
+    parts = [resolved for _, resolved in inputs]
     infos = [layer_info(p, spec.source, cid) for p in parts]
     total = sum(max(int(i.get("features") or 0), 0) for i in infos)
     first = infos[0]
@@ -68,14 +66,13 @@ def _network(spec: CollectionSpec, part: Part, resolved: Resolved) -> str:
     return resolved.file.stem
 
 
-def gtfs_plan(spec: CollectionSpec, settings: Settings, stats: dict) -> Plan:
+def gtfs_plan(spec: CollectionSpec, inputs: Inputs, stats: dict) -> Plan:
     """One derived GTFS layer per feed, merged; each feed's report kept."""
     assert spec.source.gtfs is not None
     cid, kind = spec.cid, spec.source.gtfs.layer
     derive = derive_stops if kind == "stops" else derive_routes
     resolved, layers, reports = [], [], {}
-    for part in expand_parts(spec.source.parts, settings, cid):
-        feed_file = resolve_part(part, settings, cid, folders=True)  # a zip or a folder
+    for part, feed_file in inputs:  # each a zip or a folder
         network = _network(spec, part, feed_file)
         feed, feed_report = read_feed(feed_file.file, collection=cid, network=network)
         gdf, layer_report = derive(feed, collection=cid, network=network)
@@ -94,13 +91,13 @@ def gtfs_plan(spec: CollectionSpec, settings: Settings, stats: dict) -> Plan:
     )
 
 
-def derived_plan(spec: CollectionSpec, settings: Settings, store: Store) -> Plan:
+def derived_plan(spec: CollectionSpec, store: FeatureStore, inputs: Inputs) -> Plan:
     """A layer computed from another built collection."""
     derived = spec.source.derived
     assert derived is not None
     cid = spec.cid
     source = store.read(derived.from_collection)
-    refs = {k: _reference(v, settings, cid) for k, v in spec.source.reference.items()}
+    refs = dict(zip(spec.source.reference, (r for _, r in inputs), strict=True))
     notes: dict[str, Any] = {}
     if derived.operation == "epci":
         missing = sorted({"epci", "communes"} - set(refs))
@@ -137,7 +134,3 @@ def derived_plan(spec: CollectionSpec, settings: Settings, store: Store) -> Plan
         iter([(origin, gdf)]),
         notes,
     )
-
-
-def _reference(path: str, settings: Settings, cid: str) -> Resolved:
-    return resolve_part(Part(path=path), settings, cid)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 
@@ -42,21 +39,18 @@ class Report:
 
     def finish(self, outcome: str, error: str | None = None) -> dict[str, Any]:
         """Close the report with an outcome: published, unchanged, refused or failed."""
-        self.data["outcome"] = outcome
-        if error:
-            self.data["error"] = error
-        self.data["finished"] = now_iso()
-        self.data["duration_s"] = round(time.monotonic() - self.started, 3)
-        return self.data
+        return finish(self.data, outcome, error, round(time.monotonic() - self.started, 3))
 
-    def write(self, reports_dir: Path) -> Path:
-        """Write ``<build_id>.json`` and replace ``latest.json`` atomically."""
-        folder = reports_dir / self.data["collection"]
-        folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.data, indent=2, ensure_ascii=False, default=str) + "\n"
-        path = folder / f"{self.data['build_id']}.json"
-        path.write_text(text, encoding="utf-8")
-        tmp = folder / f".latest-{os.getpid()}.json"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, folder / "latest.json")
-        return path
+
+def finish(
+    data: dict[str, Any], outcome: str, error: str | None = None, duration: float | None = None
+) -> dict[str, Any]:
+    """Close report ``data`` (also one a killed run left in the journal)."""
+    data["outcome"] = outcome
+    if error:
+        data["error"] = error
+    data["finished"] = now_iso()
+    if duration is not None:
+        data["duration_s"] = duration
+    data.setdefault("duration_s", 0.0)
+    return data

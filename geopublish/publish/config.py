@@ -13,18 +13,14 @@ from typing import Any
 
 import yaml
 
-from geopublish.catalog.models import CollectionSpec
+from geopublish.catalog.models import CollectionSpec, metric_crs
 from geopublish.errors import PublishError
-from geopublish.normalise.boundaries import metric_crs
+from geopublish.faults import crash_point
+from geopublish.model import GPKG_PROVIDER, POSTGIS_PROVIDER, QUERYABLES_KEY, PublishedLayer
 from geopublish.publish.coverages import coverage_resource
 from geopublish.settings import Settings
-from geopublish.store import Store
-from geopublish.store.raster import RasterStore
 
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-
-# Provider key of spec.publish.queryables (read by geopublish.serve.queryables).
-QUERYABLES_KEY = "x-geopublish-queryables"
 
 
 def crs_uri(value: str) -> str:
@@ -80,18 +76,37 @@ def describe(spec: CollectionSpec) -> str:
     return "\n\n".join([p for p in parts if p] + [source])
 
 
-def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> dict[str, Any]:
+def provider_block(layer: PublishedLayer) -> dict[str, Any]:
+    """The pygeoapi provider serving a published feature layer, from its store's handle."""
+    if layer.store == "postgis":
+        # The DSN stays in the servers' environment, never in a file.
+        return {
+            "type": "feature",
+            "name": POSTGIS_PROVIDER,
+            "data": "env:GEOPUBLISH_POSTGIS_DSN",
+            "schema": layer.schema_name,
+            "table": layer.collection,
+            "id_field": layer.id_column,
+        }
+    return {
+        "type": "feature",
+        "name": GPKG_PROVIDER,
+        "data": layer.served,
+        "id_field": layer.id_column,
+        "table": layer.collection,
+    }
+
+
+def feature_resource(
+    spec: CollectionSpec, layer: PublishedLayer, settings: Settings
+) -> dict[str, Any]:
     """One pygeoapi collection serving a vector layer."""
-    version = store.current(spec.cid)
-    if version is None:
-        raise PublishError(f"collection {spec.cid!r} has not been built; run geopublish build")
-    meta = version.meta
     base = settings.public_url
     offered = [crs_uri(c) for c in spec.crs.offered]
     if CRS84_URI not in offered:
         offered.insert(0, CRS84_URI)
     provider = {
-        **_relative(store.provider(spec.cid), settings.project_dir),
+        **_relative(provider_block(layer), settings.project_dir),
         "storage_crs": crs_uri(spec.crs.storage),
         "crs": offered,
     }
@@ -109,7 +124,7 @@ def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> 
             "href": f"{base}/reports/{spec.cid}",
         },
     ]
-    if store.kind == "gpkg":  # the served file itself; PostGIS layers have no file to hand out
+    if layer.store == "gpkg":  # the served file itself; PostGIS layers have no file to hand out
         links.append(
             {
                 "type": "application/geopackage+sqlite3",
@@ -145,7 +160,7 @@ def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> 
         "keywords": spec.keywords,
         "links": links,
         "extents": {
-            "spatial": {"bbox": meta["bbox_crs84"] or [-180, -90, 180, 90], "crs": CRS84_URI},
+            "spatial": {"bbox": layer.bbox_crs84 or [-180, -90, 180, 90], "crs": CRS84_URI},
         },
         "limits": {
             "default_items": spec.publish.default_limit,
@@ -155,11 +170,12 @@ def feature_resource(spec: CollectionSpec, store: Store, settings: Settings) -> 
     }
 
 
-def raster_resource(spec: CollectionSpec, rasters: RasterStore, settings: Settings) -> dict:
+def raster_resource(spec: CollectionSpec, layer: PublishedLayer, settings: Settings) -> dict:
     """One pygeoapi coverage collection serving the current COG of a raster layer."""
     options = spec.source.raster
+    assert layer.served is not None
     resource = coverage_resource(
-        rasters.files.link(spec.cid),
+        Path(layer.served),
         title=spec.title,
         description=describe(spec),
         keywords=spec.keywords,
@@ -180,8 +196,10 @@ def raster_resource(spec: CollectionSpec, rasters: RasterStore, settings: Settin
     return resource
 
 
-def build_config(specs: list[CollectionSpec], store: Store, settings: Settings) -> dict[str, Any]:
-    """The whole pygeoapi configuration, as a dict."""
+def build_config(
+    specs: list[CollectionSpec], layers: dict[str, PublishedLayer], settings: Settings
+) -> dict[str, Any]:
+    """The whole pygeoapi configuration, as a dict; ``layers`` are the served versions."""
     service_path = settings.config_dir / "service.yml"
     try:
         service = yaml.safe_load(service_path.read_text(encoding="utf-8"))
@@ -197,13 +215,12 @@ def build_config(specs: list[CollectionSpec], store: Store, settings: Settings) 
         **service.get("server", {}),
     }
     resources: dict[str, Any] = {}
-    rasters = RasterStore(settings.store_dir, settings.keep_versions)
     for spec in specs:
-        if spec.is_raster:
-            if rasters.files.current(spec.cid) is not None:
-                resources[spec.cid] = raster_resource(spec, rasters, settings)
-        elif store.current(spec.cid) is not None:
-            resources[spec.cid] = feature_resource(spec, store, settings)
+        layer = layers.get(spec.cid)
+        if layer is None:
+            continue
+        make = raster_resource if spec.is_raster else feature_resource
+        resources[spec.cid] = make(spec, layer, settings)
     return {
         "server": server,
         "logging": service.get("logging", {"level": "WARNING"}),
@@ -212,19 +229,46 @@ def build_config(specs: list[CollectionSpec], store: Store, settings: Settings) 
     }
 
 
+HEADER = "# Generated by `geopublish publish` from collections/ and config/: do not edit.\n"
+TEMPORARY = ".{name}.{pid}.tmp"
+
+
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp = path.with_name(TEMPORARY.format(name=path.name, pid=os.getpid()))
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def render_config(config: dict[str, Any]) -> str:
+    """The text of pygeoapi-config.yml for ``config`` (the same config, the same bytes)."""
+    return HEADER + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100)
+
+
+def cleanup(settings: Settings) -> None:
+    """Remove temporaries a killed writer left beside the generated files."""
+    for target in (settings.pygeoapi_config, settings.openapi):
+        for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+            pid = tmp.name[len(target.name) + 2 : -len(".tmp")]
+            if pid.isdigit() and not _alive(int(pid)):
+                tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
 
 
 def write_config(config: dict[str, Any], settings: Settings) -> None:
     """Write pygeoapi-config.yml, then regenerate the OpenAPI document from it."""
     from pygeoapi.openapi import get_oas
 
-    header = "# Generated by `geopublish publish` from collections/ and config/: do not edit.\n"
-    text = header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100)
+    text = render_config(config)
     try:
         openapi = get_oas(config)
     except Exception as exc:  # pygeoapi raises assorted errors on a config it rejects
@@ -233,3 +277,4 @@ def write_config(config: dict[str, Any], settings: Settings) -> None:
     yaml.safe_dump(openapi, buffer, sort_keys=False, allow_unicode=True)
     _atomic_write(settings.pygeoapi_config, text)
     _atomic_write(settings.openapi, buffer.getvalue())
+    crash_point("config")

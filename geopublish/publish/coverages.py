@@ -9,6 +9,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.warp import transform_bounds
 
 from geopublish.errors import PublishError
+from geopublish.model import BANDS_KEY
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GTIFF = {"name": "GTiff", "mimetype": "image/tiff"}
@@ -78,7 +79,7 @@ def coverage_resource(
         "name": "rasterio",
         "data": str(Path(path).resolve()),
         "format": dict(GTIFF),
-        "x-geopublish-bands": [
+        BANDS_KEY: [
             {"index": i, "name": name, "type": dtype, "nodata": nodata, "units": units}
             for i, (name, dtype) in enumerate(zip(names, dtypes, strict=True), start=1)
         ],

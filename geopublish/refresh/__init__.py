@@ -1,1 +1,1 @@
-"""Schedules, run history and per-layer locks."""
+"""Refresh passes, rollbacks and the scheduler (the run bookkeeping is geopublish.ledger)."""

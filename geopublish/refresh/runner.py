@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from geopublish.catalog import Catalog
 from geopublish.errors import StoreError
+from geopublish.ledger import Ledger
+from geopublish.pipeline import swap
 from geopublish.pipeline.batch import Outcome, ProgressFactory, build_many, no_progress, publish_api
-from geopublish.pipeline.report import Report, now_iso
-from geopublish.refresh.changes import ChangeLog
-from geopublish.refresh.history import RunLog, run_record
-from geopublish.refresh.lock import layer_lock
+from geopublish.pipeline.report import Report
 from geopublish.settings import Settings
-from geopublish.store import Store
-from geopublish.store.raster import RasterStore
+from geopublish.store import Stores
 
 
 def with_dependents(catalog: Catalog, ids: tuple[str, ...]) -> tuple[str, ...]:
@@ -26,7 +24,7 @@ def with_dependents(catalog: Catalog, ids: tuple[str, ...]) -> tuple[str, ...]:
 def refresh_pass(
     catalog: Catalog,
     settings: Settings,
-    store: Store,
+    stores: Stores,
     ids: tuple[str, ...] = (),
     *,
     trigger: str = "refresh",
@@ -36,13 +34,13 @@ def refresh_pass(
     outcome = build_many(
         catalog,
         settings,
-        store,
+        stores,
         with_dependents(catalog, ids),
         trigger=trigger,
         skip_unchanged=True,
         progress=progress,
     )
-    publish_api(catalog, settings, store)
+    publish_api(catalog, settings, stores)
     return outcome
 
 
@@ -57,7 +55,7 @@ def previous_number(numbers: list[int], current: int | None, collection: str) ->
 
 
 def rollback(
-    catalog: Catalog, settings: Settings, store: Store, cid: str, number: int | None = None
+    catalog: Catalog, settings: Settings, stores: Stores, cid: str, number: int | None = None
 ) -> dict:
     """Serve kept version ``number`` (default: the one before the served one) again.
 
@@ -66,40 +64,18 @@ def rollback(
     restored version.
     """
     spec = catalog.select((cid,))[-1]
+    store = stores.of(spec)
     report = Report(cid, "rollback")
-    runs = RunLog(settings.var_dir, cid)
-    with layer_lock(settings.var_dir / "locks", cid):
-        if spec.is_raster:
-            rasters = RasterStore(settings.store_dir, settings.keep_versions)
-            numbers = [n for n, _ in rasters.files.numbered(cid)]
-            served = rasters.files.current(cid)
-            current = int(served.stem[1:]) if served else None
-            target = number if number is not None else previous_number(numbers, current, cid)
-            rasters.rollback(cid, target)
-        else:
-            version = store.current(cid)
-            current = version.number if version else None
-            numbers = [v.number for v in store.versions(cid)]
-            target = number if number is not None else previous_number(numbers, current, cid)
-            before = store.hashes(cid)
-            restored = store.rollback(cid, target)
-            report.stats["written"] = int(restored.meta.get("count", 0))
-            report.data["changes"] = ChangeLog(settings.var_dir, cid).record(
-                before,
-                store.hashes(cid),
-                version=target,
-                previous_version=current,
-                info={
-                    "published_at": now_iso(),
-                    "build_id": restored.meta.get("build_id"),
-                    "trigger": "rollback",
-                    "source_sha256": restored.meta.get("source_sha256"),
-                    "source_http": restored.meta.get("source_http", []),
-                },
-            )
-        report.data["version"] = target
+    ledger = Ledger(settings.var_dir, cid)
+    with ledger.lock():
+        swap.recover(ledger, store)
+        served = store.current(cid)
+        current = served.version if served else None
+        numbers = [v.version for v in store.versions(cid)]
+        target = number if number is not None else previous_number(numbers, current, cid)
         report.data["note"] = f"rolled back from v{current} to v{target}"
+        report.stats["written"] = store._kept(cid, target).count
         report.finish("published")
-        runs.append(run_record(report.data))
-    publish_api(catalog, settings, store)
+        swap.rollback(ledger, store, target, report.data)
+    publish_api(catalog, settings, stores)
     return report.data

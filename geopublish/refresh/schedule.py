@@ -24,7 +24,7 @@ from geopublish.catalog.models import CollectionSpec
 from geopublish.errors import CatalogError
 from geopublish.refresh.runner import refresh_pass
 from geopublish.settings import Settings
-from geopublish.store import Store
+from geopublish.store import Stores
 
 LOG = logging.getLogger("geopublish.refresh")
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -56,9 +56,9 @@ def signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
 class RefreshScheduler:
     """Schedules every layer's refresh and follows edits of the catalogue."""
 
-    def __init__(self, settings: Settings, store: Store, parent: int | None = None) -> None:
+    def __init__(self, settings: Settings, stores: Stores, parent: int | None = None) -> None:
         self.settings = settings
-        self.store = store
+        self.stores = stores
         self.parent = parent
         self.catalog = Catalog()
         self.seen: tuple = ()
@@ -121,7 +121,7 @@ class RefreshScheduler:
     def refresh(self, ids: tuple[str, ...], trigger: str) -> None:
         """One refresh pass; errors are logged (and recorded in the history), never raised."""
         try:
-            outcome = refresh_pass(self.catalog, self.settings, self.store, ids, trigger=trigger)
+            outcome = refresh_pass(self.catalog, self.settings, self.stores, ids, trigger=trigger)
         except Exception:
             LOG.exception("refresh of %s failed", list(ids) or "every collection")
             return

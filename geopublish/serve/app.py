@@ -14,6 +14,8 @@ from pathlib import Path
 from flask import Response, abort, send_file
 from pygeoapi.flask_app import APP, CONFIG
 
+from geopublish.ledger import Reports
+from geopublish.serve import loaded
 from geopublish.serve.coverages import install as install_coverage_schema
 from geopublish.serve.feed import install_feed
 from geopublish.serve.http import install
@@ -22,8 +24,9 @@ from geopublish.settings import get_settings
 
 SAFE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 SETTINGS = get_settings()
+loaded.record(SETTINGS.var_dir, SETTINGS.pygeoapi_config)
 install(APP, SETTINGS.cache_control)
-install_feed(APP, SETTINGS)
+install_feed(APP, SETTINGS, CONFIG)
 
 
 def _collection_dir(base: Path, cid: str) -> Path:
@@ -32,25 +35,28 @@ def _collection_dir(base: Path, cid: str) -> Path:
     return base / cid
 
 
+def _reports(cid: str) -> Reports:
+    if not SAFE_ID.match(cid):
+        abort(404)
+    return Reports(SETTINGS.reports_dir, cid)
+
+
 @APP.get("/reports/<cid>")
 def latest_report(cid: str) -> Response:
     """The latest build report of a collection (JSON)."""
-    path = _collection_dir(SETTINGS.reports_dir, cid) / "latest.json"
-    if not path.is_file():
+    report = _reports(cid).latest()
+    if report is None:
         abort(404)
-    return Response(path.read_bytes(), mimetype="application/json")
+    return Response(json.dumps(report, ensure_ascii=False), mimetype="application/json")
 
 
 @APP.get("/reports/<cid>/history")
 def report_history(cid: str) -> Response:
     """Every kept build report of a collection, newest first (JSON list)."""
-    folder = _collection_dir(SETTINGS.reports_dir, cid)
-    if not folder.is_dir():
+    reports = _reports(cid)
+    if not reports.known():
         abort(404)
-    runs = [
-        json.loads(p.read_text(encoding="utf-8"))
-        for p in sorted(folder.glob("2*.json"), reverse=True)
-    ]
+    runs = reports.history()
     return Response(json.dumps(runs, ensure_ascii=False), mimetype="application/json")
 
 

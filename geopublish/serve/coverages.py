@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 
+from geopublish.model import BANDS_KEY
 from geopublish.serve.rewrite import install_json_hook
 
 SCHEMA_PATH = re.compile(r"^/collections/([^/]+)/schema/?$")
@@ -22,7 +23,7 @@ def _bands(config: dict[str, Any], cid: str) -> list[dict[str, Any]]:
     resource = config.get("resources", {}).get(cid, {})
     for provider in resource.get("providers", []):
         if provider.get("type") == "coverage":
-            return list(provider.get("x-geopublish-bands", []))
+            return list(provider.get(BANDS_KEY, []))
     return []
 
 

@@ -17,11 +17,9 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from geopublish.refresh.changes import ChangeLog
-from geopublish.refresh.history import RunLog
+from geopublish.ledger import ChangeLog, RunLog
+from geopublish.serve.published import served_layer
 from geopublish.settings import Settings
-from geopublish.store import Store, open_store
-from geopublish.store.raster import RasterStore
 
 SAFE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 METADATA = re.compile(r"^/collections(?:/(?P<cid>[a-z][a-z0-9_]*))?/?$")
@@ -47,10 +45,9 @@ def _count(name: str, default: int, most: int) -> int:
 class Feed:
     """The routes and the metadata hook, bound to one settings object."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, config: dict[str, Any]) -> None:
         self.settings = settings
-        self.store: Store = open_store(settings)
-        self.rasters = RasterStore(settings.store_dir, settings.keep_versions)
+        self.resources: dict[str, Any] = config.get("resources", {})
 
     def _known(self, cid: str) -> bool:
         return bool(SAFE_ID.match(cid)) and (self.settings.var_dir / "history" / cid).is_dir()
@@ -102,24 +99,20 @@ class Feed:
 
     def describe(self, cid: str) -> dict[str, Any] | None:
         """``updated`` and the ``geopublish`` block of one collection's document."""
-        version = self.store.current(cid)
-        if version is not None:
-            meta, number = version.meta, version.number
-        else:
-            path = self.rasters.files.current(cid)
-            if path is None:
-                return None
-            meta, number = self.rasters.current_meta(cid) or {}, int(path.stem[1:])
+        resource = self.resources.get(cid)
+        layer = served_layer(resource) if resource else None
+        if layer is None:
+            return None
         latest = ChangeLog(self.settings.var_dir, cid).latest()
         updated = (
-            latest["published_at"] if latest and latest["version"] == number else None
-        ) or meta.get("built_at")
+            latest["published_at"] if latest and latest["version"] == layer.version else None
+        ) or layer.built_at
         return {
             "updated": updated,
-            "version": number,
-            "build_id": meta.get("build_id"),
-            "built_at": meta.get("built_at"),
-            "source": {"sha256": meta.get("source_sha256"), "http": meta.get("source_http", [])},
+            "version": layer.version,
+            "build_id": layer.build_id,
+            "built_at": layer.built_at,
+            "source": {"sha256": layer.source_sha256, "http": layer.source_http},
         }
 
     def decorate(self, response: Response) -> Response:
@@ -167,9 +160,9 @@ class Feed:
         return response
 
 
-def install_feed(app: Flask, settings: Settings) -> None:
+def install_feed(app: Flask, settings: Settings, config: dict[str, Any]) -> None:
     """Register the feed routes and the metadata hook on pygeoapi's Flask app."""
-    feed = Feed(settings)
+    feed = Feed(settings, config)
     app.add_url_rule("/collections/<cid>/changes", "geopublish_changes", feed.changes)
     app.add_url_rule("/collections/<cid>/changes/<int:seq>", "geopublish_change", feed.change)
     app.add_url_rule("/collections/<cid>/history", "geopublish_history", feed.history)

@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 
 from geopublish.catalog.models import FIELD_JSON_SCHEMA
-from geopublish.store.base import HASH_COLUMN, META_TABLE
+from geopublish.model import HASH_COLUMN, META_TABLE
 
 ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 JSON_TYPES = FIELD_JSON_SCHEMA

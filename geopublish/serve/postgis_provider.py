@@ -20,12 +20,10 @@ from psycopg import sql
 from pygeoapi.provider.base import ProviderConnectionError
 
 from geopublish.catalog.models import FIELD_JSON_SCHEMA
+from geopublish.model import META_TABLE, srid, version_table
 from geopublish.serve import queryables
 from geopublish.serve.pg_query import PgQuery, PgQueryError
 from geopublish.serve.provider_base import FeatureProvider, Row
-from geopublish.store.base import META_TABLE
-from geopublish.store.pg_copy import srid
-from geopublish.store.postgis import version_table
 
 JSON_TYPES = FIELD_JSON_SCHEMA
 _LOCAL = threading.local()
@@ -43,6 +41,12 @@ def _connection(dsn: str) -> psycopg.Connection:
     return con
 
 
+def dsn_of(provider_def: dict[str, Any]) -> str:
+    """The DSN of a provider block: ``env:NAME`` reads the servers' environment."""
+    data = str(provider_def.get("data", ""))
+    return os.environ.get(data[4:], "") if data.startswith("env:") else data
+
+
 class PostGISProvider(FeatureProvider):
     """OGC API Features over a published PostGIS layer: GiST bbox, paging, CQL2, sortby, CRS."""
 
@@ -50,8 +54,7 @@ class PostGISProvider(FeatureProvider):
 
     def __init__(self, provider_def: dict[str, Any]) -> None:
         super().__init__(provider_def)
-        data = str(self.data)
-        self.dsn = os.environ.get(data[4:], "") if data.startswith("env:") else data
+        self.dsn = dsn_of(provider_def)
         self.schema = provider_def.get("schema", "geopublish")
         self.table = provider_def["table"]
         self.queryables = queryables.declared(provider_def)

@@ -19,7 +19,7 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
-from geopublish import parallel
+from geopublish import kernels
 from geopublish.serve import queryables
 
 Row = tuple[Any, ...]
@@ -126,9 +126,9 @@ class FeatureProvider(BaseProvider):
         if not skip_geometry and rows:
             array = self._decode([r[-1] for r in rows])
             if crs_spec is not None:  # one request's page: no threads on the request path
-                array = parallel.transform(
+                array = kernels.transform(
                     array,
-                    parallel.transformer(
+                    kernels.transformer(
                         crs_spec.source_crs_wkt, crs_spec.target_crs_wkt, crs_spec.always_xy
                     ),
                 )

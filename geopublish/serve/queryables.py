@@ -19,7 +19,7 @@ from flask import Flask, has_request_context, request
 from pygeoapi.api import itemtypes
 from pygeofilter import ast
 
-from geopublish.publish.config import QUERYABLES_KEY
+from geopublish.model import QUERYABLES_KEY
 from geopublish.serve.rewrite import install_json_hook
 
 GEOMETRY = {"geometry", "geom"}

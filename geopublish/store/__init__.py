@@ -1,11 +1,34 @@
-"""Where built layers live: GeoPackage (embedded default) or PostGIS."""
+"""Where built layers live: GeoPackage (embedded default) or PostGIS, and raster files."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geopublish.catalog.models import CollectionSpec
+from geopublish.model import PublishedLayer
 from geopublish.settings import Settings
-from geopublish.store.base import LayerSchema, Staged, Store, Version
+from geopublish.store.base import FeatureStore, LayerSchema, Staged, Store
+from geopublish.store.raster import RasterStore
 
 
-def open_store(settings: Settings) -> Store:
-    """The store the settings ask for."""
+@dataclass
+class Stores:
+    """The deployment's feature store and its raster store."""
+
+    features: FeatureStore
+    rasters: RasterStore
+
+    def of(self, spec: CollectionSpec) -> Store:
+        """The store holding this collection."""
+        return self.rasters if spec.is_raster else self.features
+
+    def current(self, spec: CollectionSpec) -> PublishedLayer | None:
+        """The served version of a collection, whichever store holds it."""
+        return self.of(spec).current(spec.cid)
+
+
+def open_store(settings: Settings) -> FeatureStore:
+    """The feature store the settings ask for."""
     if settings.store == "postgis":
         from geopublish.store.postgis import PostGISStore
 
@@ -20,4 +43,18 @@ def open_store(settings: Settings) -> Store:
     return GeoPackageStore(settings.store_dir, keep_versions=settings.keep_versions)
 
 
-__all__ = ["LayerSchema", "Staged", "Store", "Version", "open_store"]
+def open_stores(settings: Settings) -> Stores:
+    """Both stores of the deployment."""
+    return Stores(open_store(settings), RasterStore(settings.store_dir, settings.keep_versions))
+
+
+__all__ = [
+    "FeatureStore",
+    "LayerSchema",
+    "RasterStore",
+    "Staged",
+    "Store",
+    "Stores",
+    "open_store",
+    "open_stores",
+]

@@ -1,8 +1,11 @@
-"""The store interface: stage a layer from batches, then publish it atomically.
+"""The store interface: stage a layer, then publish it atomically as a numbered version.
 
-Both implementations (GeoPackage files, PostGIS tables) keep numbered versions per collection:
-``load`` writes a staging copy nobody serves, ``publish`` swaps it in as one atomic step and
-prunes old versions, ``rollback`` points the collection back at a kept version.
+Every implementation (GeoPackage files, PostGIS tables, raster files) keeps numbered versions
+per collection: a staging copy nobody serves, ``publish`` swapping it in as one atomic step,
+``rollback`` pointing the collection back at a kept version, ``prune`` dropping versions beyond
+the kept number once the change set of a publication is recorded, ``drop`` removing a version
+that was never served (the ledger's recovery of a run killed before its swap). Each version is
+described by a :class:`~geopublish.model.PublishedLayer` the store writes beside it.
 """
 
 from __future__ import annotations
@@ -15,20 +18,16 @@ from typing import Any
 
 import geopandas as gpd
 
-from geopublish import parallel
+from geopublish import kernels
 from geopublish.errors import StoreError
-
-META_TABLE = "geopublish_meta"
-HASH_COLUMN = "geopublish_hash"
-# The geometry as stores write it (2D little-endian WKB), encoded once per batch by the ids step.
-WKB_COLUMN = "geopublish_wkb"
+from geopublish.model import WKB_COLUMN, PublishedLayer
 
 
 def wkb_column(gdf: gpd.GeoDataFrame) -> Any:
     """The batch's geometries as 2D WKB: the ids step's column, else encoded now."""
     if WKB_COLUMN in gdf.columns:
         return gdf[WKB_COLUMN].to_numpy()
-    return parallel.to_wkb(gdf.geometry.to_numpy())
+    return kernels.to_wkb(gdf.geometry.to_numpy())
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,9 @@ class LayerSchema:
 class Staged:
     """A fully written staging copy, not yet served."""
 
-    schema: LayerSchema
+    collection: str
     location: str
+    schema: LayerSchema | None = None
     count: int = 0
     bounds: tuple[float, float, float, float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -63,43 +63,25 @@ class Staged:
         self.bounds = (minx, miny, maxx, maxy)
 
 
-@dataclass(frozen=True)
-class Version:
-    """One published version of a collection."""
-
-    collection: str
-    number: int
-    location: str
-    meta: dict[str, Any]
-
-    @property
-    def current(self) -> bool:
-        """Whether this version is the one served."""
-        return bool(self.meta.get("current"))
-
-
 class Store(ABC):
-    """Where built layers live and how they are swapped in."""
+    """Numbered versions of collections and the atomic swap between them."""
 
     kind: str
+    keep: int
 
     @abstractmethod
-    def load(self, schema: LayerSchema, batches: Iterator[gpd.GeoDataFrame]) -> Staged:
-        """Write every batch into a new staging copy."""
-
-    @abstractmethod
-    def publish(self, staged: Staged, meta: dict[str, Any]) -> Version:
-        """Index the staging copy, record ``meta`` and swap it in atomically."""
+    def publish(self, staged: Staged, layer: PublishedLayer) -> PublishedLayer:
+        """Index the staging copy, record ``layer`` and swap it in atomically (no pruning)."""
 
     @abstractmethod
     def discard(self, staged: Staged) -> None:
         """Drop a staging copy that will not be published."""
 
     @abstractmethod
-    def current(self, collection: str) -> Version | None:
+    def current(self, collection: str) -> PublishedLayer | None:
         """The served version, if any."""
 
-    def published(self, collection: str) -> Version:
+    def published(self, collection: str) -> PublishedLayer:
         """The current version; StoreError when the collection has never been built."""
         version = self.current(collection)
         if version is None:
@@ -107,25 +89,56 @@ class Store(ABC):
         return version
 
     @abstractmethod
-    def versions(self, collection: str) -> list[Version]:
+    def versions(self, collection: str) -> list[PublishedLayer]:
         """Kept versions, oldest first."""
 
+    def version(self, collection: str, number: int) -> PublishedLayer | None:
+        """One kept version, or None."""
+        return next((v for v in self.versions(collection) if v.version == number), None)
+
     @abstractmethod
-    def rollback(self, collection: str, number: int) -> Version:
+    def rollback(self, collection: str, number: int) -> PublishedLayer:
         """Serve kept version ``number`` again."""
+
+    @abstractmethod
+    def drop(self, collection: str, number: int) -> None:
+        """Remove kept version ``number``; never the served one."""
+
+    def prune(self, collection: str) -> list[int]:
+        """Drop versions beyond the newest ``keep`` (never the served one); return their numbers."""
+        kept = self.versions(collection)
+        dropped = []
+        for old in kept[: max(0, len(kept) - self.keep)]:
+            if not old.current:
+                self.drop(collection, old.version)
+                dropped.append(old.version)
+        return dropped
 
     @abstractmethod
     def hashes(self, collection: str, number: int | None = None) -> dict[str, str]:
         """Feature id -> content hash of a version (the current one by default)."""
 
     @abstractmethod
-    def read(self, collection: str) -> gpd.GeoDataFrame:
-        """The whole current layer (inputs of derived layers)."""
-
-    @abstractmethod
-    def provider(self, collection: str) -> dict[str, Any]:
-        """The pygeoapi provider block serving the current version."""
-
-    @abstractmethod
     def cleanup(self, collection: str) -> list[str]:
         """Remove staging leftovers of killed builds; return what was removed."""
+
+    def _kept(self, collection: str, number: int) -> PublishedLayer:
+        found = self.version(collection, number)
+        if found is None:
+            kept = [v.version for v in self.versions(collection)]
+            raise StoreError(
+                f"collection {collection!r}: version {number} is not kept; kept: {kept}"
+            )
+        return found
+
+
+class FeatureStore(Store):
+    """A store of feature layers, loaded from batches."""
+
+    @abstractmethod
+    def load(self, schema: LayerSchema, batches: Iterator[gpd.GeoDataFrame]) -> Staged:
+        """Write every batch into a new staging copy."""
+
+    @abstractmethod
+    def read(self, collection: str) -> gpd.GeoDataFrame:
+        """The whole current layer (inputs of derived layers)."""

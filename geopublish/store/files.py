@@ -2,7 +2,9 @@
 
 ``<root>/<collection>/v000042<suffix>`` files never change once published; ``current<suffix>``
 points at the served one. Replacing the symlink with ``os.replace`` is atomic: a reader opens
-the old or the new version, never a partial one.
+the old or the new version, never a partial one. Temporary names carry the writer's process
+id (``.staging-<pid>…``, ``.current-<pid>``, ``.v000042.json.<pid>``), so ``cleanup`` removes
+exactly what a dead process left.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
+
+from geopublish.faults import crash_point
+
+LEFTOVER = re.compile(r"^\.+(?:staging|current)-(\d+)|^\.v\d{6}\.json\.(\d+)$")
 
 
 class VersionedFiles:
     """The version files of every collection of one store, for one file suffix."""
 
-    def __init__(self, root: Path, suffix: str, keep: int) -> None:
+    def __init__(self, root: Path, suffix: str) -> None:
         self.root = root
         self.suffix = suffix
-        self.keep = keep
         self.pattern = re.compile(rf"^v(\d{{6}}){re.escape(suffix)}$")
 
     def folder(self, collection: str) -> Path:
@@ -51,21 +57,28 @@ class VersionedFiles:
         found = [(self.pattern.match(p.name), p) for p in folder.iterdir()]
         return sorted((int(m.group(1)), p) for m, p in found if m)
 
-    def publish(self, collection: str, staged: Path, meta: dict | None = None) -> int:
+    def sidecar(self, path: Path) -> Path:
+        """The JSON record beside a version file."""
+        return path.with_suffix(".json")
+
+    def publish(self, collection: str, staged: Path, record: dict[str, Any] | None = None) -> int:
         """Move ``staged`` in as the next version and point ``current`` at it.
 
-        ``meta``, when given, is written first as ``v000042.json`` beside the version.
+        ``record``, when given, is written first as ``v000042.json`` beside the version.
         """
         number = max([n for n, _ in self.numbered(collection)], default=0) + 1
         final = self.folder(collection) / f"v{number:06d}{self.suffix}"
-        if meta is not None:
-            text = json.dumps({**meta, "version": number}, ensure_ascii=False, indent=2)
-            final.with_suffix(".json").write_text(text, encoding="utf-8")
+        if record is not None:
+            sidecar = self.sidecar(final)
+            tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+            os.replace(tmp, sidecar)
         with open(staged, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(staged, final)
+        crash_point("rename")
         self.point(collection, final.name)
-        self.prune(collection)
+        crash_point("swap")
         return number
 
     def point(self, collection: str, name: str) -> None:
@@ -81,29 +94,28 @@ class VersionedFiles:
         finally:
             os.close(fd)
 
-    def prune(self, collection: str) -> None:
-        """Delete versions beyond the newest ``keep`` (never the served one)."""
-        current = self.current(collection)
-        versions = self.numbered(collection)
-        for _, path in versions[: max(0, len(versions) - self.keep)]:
-            if path != current:
+    def drop(self, collection: str, number: int) -> None:
+        """Delete one version file and its record, unless it is the served one."""
+        for found, path in self.numbered(collection):
+            if found == number and path != self.current(collection):
                 path.unlink(missing_ok=True)
-                path.with_suffix(".json").unlink(missing_ok=True)
+                self.sidecar(path).unlink(missing_ok=True)
 
     def cleanup(self, collection: str) -> list[str]:
-        """Remove staging files whose writer process is gone."""
+        """Remove temporary files (staging copies, links, records) whose writer is gone."""
         removed: list[str] = []
         folder = self.folder(collection)
         if not folder.is_dir():
             return removed
-        for path in folder.glob(".staging-*"):
-            pid = re.match(r"\.staging-(\d+)", path.name)
-            if pid and int(pid.group(1)) != os.getpid() and pid_alive(int(pid.group(1))):
+        for path in folder.iterdir():
+            match = LEFTOVER.match(path.name)
+            if not match:
+                continue
+            pid = int(match.group(1) or match.group(2))
+            if pid != os.getpid() and pid_alive(pid):
                 continue
             path.unlink(missing_ok=True)
             removed.append(str(path))
-        for path in folder.glob(".current-*"):
-            path.unlink(missing_ok=True)
         return removed
 
 

@@ -20,15 +20,9 @@ import pyogrio
 
 from geopublish import parallel
 from geopublish.errors import StoreError
-from geopublish.store.base import (
-    HASH_COLUMN,
-    META_TABLE,
-    LayerSchema,
-    Staged,
-    Store,
-    Version,
-    wkb_column,
-)
+from geopublish.faults import crash_point
+from geopublish.model import HASH_COLUMN, META_TABLE, PublishedLayer
+from geopublish.store.base import FeatureStore, LayerSchema, Staged, wkb_column
 from geopublish.store.files import VersionedFiles
 
 ARROW_TYPES = {
@@ -39,7 +33,6 @@ ARROW_TYPES = {
     "date": pa.string(),
     "datetime": pa.string(),
 }
-PROVIDER = "geopublish.serve.provider.GeoPackageProvider"
 
 
 def gdal_crs(storage_crs: str) -> str:
@@ -66,13 +59,14 @@ def arrow_schema(schema: LayerSchema) -> pa.Schema:
     return pa.schema(fields)
 
 
-class GeoPackageStore(Store):
+class GeoPackageStore(FeatureStore):
     """Versioned GeoPackage files with an atomic symlink swap."""
 
     kind = "gpkg"
 
     def __init__(self, root: Path, keep_versions: int = 5) -> None:
-        self.files = VersionedFiles(root, ".gpkg", keep_versions)
+        self.files = VersionedFiles(root, ".gpkg")
+        self.keep = max(1, keep_versions)
 
     def folder(self, collection: str) -> Path:
         """Folder of one collection's versions."""
@@ -81,7 +75,7 @@ class GeoPackageStore(Store):
     def load(self, schema: LayerSchema, batches: Iterator[gpd.GeoDataFrame]) -> Staged:
         """Stream every batch through one GDAL dataset into a staging GeoPackage."""
         path = self.files.staging(schema.collection)
-        staged = Staged(schema, str(path))
+        staged = Staged(schema.collection, str(path), schema)
         failure: list[BaseException] = []
 
         def records() -> Iterator[pa.RecordBatch]:
@@ -91,6 +85,7 @@ class GeoPackageStore(Store):
                         continue
                     staged.cover(gdf)
                     staged.count += len(gdf)
+                    crash_point("write")
                     yield to_record_batch(gdf, schema)
             except BaseException as exc:
                 # GDAL only sees "error while accessing batch": keep the real cause.
@@ -116,10 +111,11 @@ class GeoPackageStore(Store):
             raise
         return staged
 
-    def publish(self, staged: Staged, meta: dict[str, Any]) -> Version:
-        """Index, record metadata, then swap the staging file in as the next version."""
+    def publish(self, staged: Staged, layer: PublishedLayer) -> PublishedLayer:
+        """Index, record the layer, then swap the staging file in as the next version."""
         path = Path(staged.location)
         schema = staged.schema
+        assert schema is not None
         with sqlite3.connect(path) as con:
             # sorter helper threads for CREATE INDEX, as many as the build's geometry work
             con.execute(f"PRAGMA threads = {parallel.threads()}")
@@ -142,14 +138,13 @@ class GeoPackageStore(Store):
             con.execute(f"CREATE TABLE {META_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
             con.executemany(
                 f"INSERT INTO {META_TABLE} VALUES (?, ?)",
-                [(k, json.dumps(v, ensure_ascii=False)) for k, v in meta.items()],
+                [(k, json.dumps(v, ensure_ascii=False)) for k, v in layer.record().items()],
             )
             con.execute("ANALYZE")
+            crash_point("index")
         con.close()
         self.files.publish(schema.collection, path)
-        version = self.current(schema.collection)
-        assert version is not None
-        return version
+        return self.published(schema.collection)
 
     def discard(self, staged: Staged) -> None:
         """Remove a staging file."""
@@ -159,43 +154,43 @@ class GeoPackageStore(Store):
         """The served file, resolved through the symlink."""
         return self.files.current(collection)
 
-    def _version(self, collection: str, path: Path, current: Path | None) -> Version:
-        meta = read_meta(path)
-        meta["current"] = path == current
-        return Version(collection, int(path.stem[1:]), str(path), meta)
+    def _version(self, collection: str, path: Path, current: Path | None) -> PublishedLayer:
+        layer = PublishedLayer.model_validate(read_meta(path))
+        return layer.placed(
+            version=int(path.stem[1:]),
+            current=path == current,
+            store=self.kind,
+            location=str(path),
+            served=str(self.files.link(collection)),
+        )
 
-    def current(self, collection: str) -> Version | None:
+    def current(self, collection: str) -> PublishedLayer | None:
         """The served version, if any."""
         path = self.current_path(collection)
         return self._version(collection, path, path) if path else None
 
-    def versions(self, collection: str) -> list[Version]:
+    def versions(self, collection: str) -> list[PublishedLayer]:
         """Kept versions, oldest first."""
         current = self.current_path(collection)
         return [self._version(collection, p, current) for _, p in self.files.numbered(collection)]
 
-    def rollback(self, collection: str, number: int) -> Version:
+    def rollback(self, collection: str, number: int) -> PublishedLayer:
         """Point ``current.gpkg`` at a kept version."""
-        kept = {v.number: v for v in self.versions(collection)}
-        if number not in kept:
-            raise StoreError(
-                f"collection {collection!r}: version {number} is not kept; kept: {sorted(kept)}"
-            )
-        self.files.point(collection, Path(kept[number].location).name)
-        version = self.current(collection)
-        assert version is not None
-        return version
+        kept = self._kept(collection, number)
+        assert kept.location is not None
+        self.files.point(collection, Path(kept.location).name)
+        return self.published(collection)
+
+    def drop(self, collection: str, number: int) -> None:
+        """Delete a kept version file (never the served one)."""
+        self.files.drop(collection, number)
 
     def hashes(self, collection: str, number: int | None = None) -> dict[str, str]:
         """Feature id -> content hash of a version."""
-        version = (
-            self.current(collection)
-            if number is None
-            else next((v for v in self.versions(collection) if v.number == number), None)
-        )
-        if version is None:
+        version = self.current(collection) if number is None else self.version(collection, number)
+        if version is None or version.location is None:
             return {}
-        id_column = version.meta["id_column"]
+        id_column = version.id_column
         with closing_ro(Path(version.location)) as con:
             rows = con.execute(
                 f'SELECT "{id_column}", {HASH_COLUMN} FROM "{collection}"'
@@ -209,17 +204,6 @@ class GeoPackageStore(Store):
             raise StoreError(f"collection {collection!r} has not been built yet")
         gdf = pyogrio.read_dataframe(path, layer=collection)
         return gdf.drop(columns=[HASH_COLUMN], errors="ignore")
-
-    def provider(self, collection: str) -> dict[str, Any]:
-        """Pygeoapi provider block for geopublish's GeoPackage provider."""
-        version = self.published(collection)
-        return {
-            "type": "feature",
-            "name": PROVIDER,
-            "data": str(self.files.link(collection)),
-            "id_field": version.meta["id_column"],
-            "table": collection,
-        }
 
     def cleanup(self, collection: str) -> list[str]:
         """Remove staging files whose writer process is gone."""

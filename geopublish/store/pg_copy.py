@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import geopandas as gpd
-import pyproj
 from psycopg import sql
 
+from geopublish import model
 from geopublish.errors import StoreError
-from geopublish.store.base import HASH_COLUMN, LayerSchema, wkb_column
+from geopublish.model import HASH_COLUMN
+from geopublish.store.base import LayerSchema, wkb_column
 
 PG_TYPES = {
     "string": "text",
@@ -53,12 +54,10 @@ GEOMETRY_TYPES = {
 
 def srid(storage_crs: str) -> int:
     """EPSG code of a storage CRS; CRS84 is stored lon/lat as SRID 4326."""
-    if storage_crs.upper() in ("OGC:CRS84", "CRS84"):
-        return 4326
-    code = pyproj.CRS(storage_crs).to_epsg()
-    if code is None:
-        raise StoreError(f"storage CRS {storage_crs!r} has no EPSG code; PostGIS needs one")
-    return code
+    try:
+        return model.srid(storage_crs)
+    except ValueError as exc:
+        raise StoreError(f"{exc}; PostGIS needs one") from exc
 
 
 def columns(schema: LayerSchema) -> list[str]:

@@ -24,21 +24,17 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from geopublish.errors import StoreError
+from geopublish.faults import crash_point
+from geopublish.model import HASH_COLUMN, META_TABLE, PublishedLayer, version_table
 from geopublish.store import pg_copy
-from geopublish.store.base import HASH_COLUMN, META_TABLE, LayerSchema, Staged, Store, Version
+from geopublish.store.base import FeatureStore, LayerSchema, Staged
 
-PROVIDER = "geopublish.serve.postgis_provider.PostGISProvider"
 LOCK_SPACE = 0x6770  # advisory lock namespace: "gp"
 MAX_ID = 63 - len("__stage_") - 12
 COPY_ROWS = 5000  # rows converted at a time: bounds the store's own copy of a batch
 
 
-def version_table(collection: str, number: int) -> str:
-    """Table name of one published version."""
-    return f"{collection}__v{number:06d}"
-
-
-class PostGISStore(Store):
+class PostGISStore(FeatureStore):
     """Versioned PostGIS tables, a view per collection, swapped in one transaction."""
 
     kind = "postgis"
@@ -86,7 +82,7 @@ class PostGISStore(Store):
         self.con  # noqa: B018  (creates the schema before the first staging table)
         table = f"{cid}__stage_{secrets.token_hex(6)}"
         con = self.connect(autocommit=True)
-        staged = Staged(schema, table, extra={"con": con})
+        staged = Staged(cid, table, schema, extra={"con": con})
         try:
             con.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (LOCK_SPACE, table))
             con.execute(pg_copy.create_table(schema, self._id(table)))
@@ -103,6 +99,7 @@ class PostGISStore(Store):
                             for row in pg_copy.rows(part, schema, staged.count + 1):
                                 copy.write_row(row)
                             staged.count += len(part)
+                        crash_point("write")
         except BaseException as exc:
             self.discard(staged)
             if isinstance(exc, psycopg.Error):
@@ -112,6 +109,7 @@ class PostGISStore(Store):
 
     def _index(self, staged: Staged, con: psycopg.Connection) -> None:
         schema, table = staged.schema, staged.location
+        assert schema is not None
         id_column = schema.id_column
         con.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (fid)").format(self._id(table)))
         try:
@@ -126,11 +124,12 @@ class PostGISStore(Store):
             ) from exc
         con.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(self._id(table)))
         con.execute(sql.SQL("ANALYZE {}").format(self._id(table)))
+        crash_point("index")
 
-    def publish(self, staged: Staged, meta: dict[str, Any]) -> Version:
+    def publish(self, staged: Staged, layer: PublishedLayer) -> PublishedLayer:
         """Index and ANALYZE the staging table, then swap it in as the next version."""
         con: psycopg.Connection = staged.extra["con"]
-        cid = staged.schema.collection
+        cid = staged.collection
         try:
             self._index(staged, con)
             with con.transaction():
@@ -146,16 +145,15 @@ class PostGISStore(Store):
                     sql.SQL(
                         "INSERT INTO {} (collection, version, meta) VALUES (%s, %s, %s)"
                     ).format(self._id(META_TABLE)),
-                    (cid, number, json.dumps(meta, ensure_ascii=False)),
+                    (cid, number, json.dumps(layer.record(), ensure_ascii=False)),
                 )
+                crash_point("rename")
                 self._point(con, cid, number)
+            crash_point("swap")
         except psycopg.Error as exc:
             raise StoreError(f"collection {cid!r}: publishing in PostGIS failed: {exc}") from exc
         con.close()
-        self._prune(cid)
-        version = self.current(cid)
-        assert version is not None
-        return version
+        return self.published(cid)
 
     def _next_number(self, con: psycopg.Connection, cid: str) -> int:
         row = con.execute(
@@ -181,26 +179,25 @@ class PostGISStore(Store):
             (number, cid),
         )
 
-    def _prune(self, cid: str) -> None:
-        """Drop versions beyond the newest ``keep`` (never the served one); best effort."""
-        kept = self.versions(cid)
-        for version in kept[: max(0, len(kept) - self.keep)]:
-            if version.current:
-                continue
-            try:
-                with self.con.transaction():
-                    self.con.execute("SET LOCAL lock_timeout = '2s'")
-                    self.con.execute(
-                        sql.SQL("DROP TABLE IF EXISTS {}").format(self._id(version.location))
-                    )
-                    self.con.execute(
-                        sql.SQL("DELETE FROM {} WHERE collection = %s AND version = %s").format(
-                            self._id(META_TABLE)
-                        ),
-                        (cid, version.number),
-                    )
-            except psycopg.errors.LockNotAvailable:
-                continue
+    def drop(self, collection: str, number: int) -> None:
+        """Drop a kept version's table and record (never the served one); best effort."""
+        version = self.version(collection, number)
+        if version is None or version.current or version.location is None:
+            return
+        try:
+            with self.con.transaction():
+                self.con.execute("SET LOCAL lock_timeout = '2s'")
+                self.con.execute(
+                    sql.SQL("DROP TABLE IF EXISTS {}").format(self._id(version.location))
+                )
+                self.con.execute(
+                    sql.SQL("DELETE FROM {} WHERE collection = %s AND version = %s").format(
+                        self._id(META_TABLE)
+                    ),
+                    (collection, number),
+                )
+        except psycopg.errors.LockNotAvailable:
+            return  # a reader holds it; the next prune drops it
 
     def discard(self, staged: Staged) -> None:
         """Drop a staging table and release its lock."""
@@ -214,7 +211,7 @@ class PostGISStore(Store):
         finally:
             con.close()
 
-    def _rows(self, cid: str, where: str = "", params: tuple = ()) -> list[Version]:
+    def _rows(self, cid: str, where: str = "", params: tuple = ()) -> list[PublishedLayer]:
         query = sql.SQL(
             "SELECT version, meta, current FROM {} WHERE collection = %s "
             + where
@@ -222,45 +219,45 @@ class PostGISStore(Store):
         ).format(self._id(META_TABLE))
         rows = self.con.execute(query, (cid, *params)).fetchall()
         return [
-            Version(cid, n, version_table(cid, n), {**meta, "current": current})
+            PublishedLayer.model_validate(meta).placed(
+                version=n,
+                current=current,
+                store=self.kind,
+                location=version_table(cid, n),
+                served=cid,
+                schema_name=self.schema,
+            )
             for n, meta, current in rows
         ]
 
-    def current(self, collection: str) -> Version | None:
+    def current(self, collection: str) -> PublishedLayer | None:
         """The served version, if any."""
         rows = self._rows(collection, "AND current")
         return rows[0] if rows else None
 
-    def versions(self, collection: str) -> list[Version]:
+    def versions(self, collection: str) -> list[PublishedLayer]:
         """Kept versions, oldest first."""
         return self._rows(collection)
 
-    def rollback(self, collection: str, number: int) -> Version:
+    def rollback(self, collection: str, number: int) -> PublishedLayer:
         """Point the view and the ``current`` flag at a kept version, in one transaction."""
-        kept = [v.number for v in self.versions(collection)]
-        if number not in kept:
-            raise StoreError(
-                f"collection {collection!r}: version {number} is not kept; kept: {kept}"
-            )
+        self._kept(collection, number)
         with self.con.transaction():
             self._point(self.con, collection, number)
-        version = self.current(collection)
-        assert version is not None
-        return version
+        return self.published(collection)
 
-    def _version(self, collection: str, number: int | None) -> Version | None:
-        if number is None:
-            return self.current(collection)
+    def version(self, collection: str, number: int) -> PublishedLayer | None:
+        """One kept version, or None."""
         found = self._rows(collection, "AND version = %s", (number,))
         return found[0] if found else None
 
     def hashes(self, collection: str, number: int | None = None) -> dict[str, str]:
         """Feature id -> content hash of a version."""
-        version = self._version(collection, number)
-        if version is None:
+        version = self.current(collection) if number is None else self.version(collection, number)
+        if version is None or version.location is None or version.id_column is None:
             return {}
         query = sql.SQL("SELECT {}::text, {} FROM {}").format(
-            sql.Identifier(version.meta["id_column"]),
+            sql.Identifier(version.id_column),
             sql.Identifier(HASH_COLUMN),
             self._id(version.location),
         )
@@ -269,7 +266,8 @@ class PostGISStore(Store):
     def read(self, collection: str) -> gpd.GeoDataFrame:
         """The whole current layer, without the store's own columns, in load order."""
         version = self.published(collection)
-        names = list(version.meta["fields"])
+        assert version.location is not None
+        names = list(version.fields)
         query = sql.SQL("SELECT {}, ST_AsBinary(geom) FROM {} ORDER BY fid").format(
             sql.SQL(", ").join(sql.Identifier(n) for n in names), self._id(version.location)
         )
@@ -277,20 +275,7 @@ class PostGISStore(Store):
             rows = cur.execute(query).fetchall()
         frame = pd.DataFrame([r[:-1] for r in rows], columns=names)
         geometry = shapely.from_wkb([r[-1] for r in rows])
-        crs = version.meta["storage_crs"]
-        return gpd.GeoDataFrame(frame, geometry=geometry, crs=pg_copy.srid(crs))
-
-    def provider(self, collection: str) -> dict[str, Any]:
-        """Pygeoapi provider block; the DSN stays in the servers' environment."""
-        version = self.published(collection)
-        return {
-            "type": "feature",
-            "name": PROVIDER,
-            "data": "env:GEOPUBLISH_POSTGIS_DSN",
-            "schema": self.schema,
-            "table": collection,
-            "id_field": version.meta["id_column"],
-        }
+        return gpd.GeoDataFrame(frame, geometry=geometry, crs=pg_copy.srid(version.storage_crs))
 
     def cleanup(self, collection: str) -> list[str]:
         """Drop staging tables of this collection whose loader's session is gone."""

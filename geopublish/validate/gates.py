@@ -11,6 +11,7 @@ from typing import Any
 
 from geopublish.catalog.models import Checks
 from geopublish.errors import ValidationFailed
+from geopublish.model import PublishedLayer
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,9 @@ def evaluate(
     bbox_crs84: list[float] | None,
     fields: dict[str, str],
     stats: dict[str, Any],
-    previous: dict[str, Any] | None,
+    previous: PublishedLayer | None,
 ) -> list[Finding]:
-    """Run every gate that applies; ``previous`` is the published version's metadata."""
+    """Run every gate that applies; ``previous`` is the published version."""
     out: list[Finding] = []
     if checks.min_features is not None:
         ok = count >= checks.min_features
@@ -73,8 +74,8 @@ def evaluate(
                 f"at least {checks.min_valid_ratio:.0%} required",
             )
         )
-    if previous:
-        before = int(previous.get("count", 0))
+    if previous is not None:
+        before = previous.count
         if before:
             drop = (before - count) / before
             out.append(
@@ -85,7 +86,7 @@ def evaluate(
                     f"{checks.max_drop_ratio:.0%}",
                 )
             )
-        old = previous.get("fields", {})
+        old = previous.fields
         removed = sorted(set(old) - set(fields))
         retyped = sorted(n for n in set(old) & set(fields) if old[n] != fields[n])
         if removed or retyped:

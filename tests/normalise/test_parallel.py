@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 
-from geopublish import parallel
+from geopublish import kernels, parallel
 
 
 def stars(n: int, seed: int = 7) -> np.ndarray:
@@ -23,8 +25,10 @@ def stars(n: int, seed: int = 7) -> np.ndarray:
 
 
 @pytest.fixture(autouse=True)
-def four_threads(monkeypatch):
-    monkeypatch.setenv("GEOPUBLISH_THREADS", "4")
+def four_threads():
+    parallel.configure(4)
+    yield
+    parallel.configure(None)
 
 
 def test_pmap_keeps_order_and_results():
@@ -35,7 +39,7 @@ def test_pmap_keeps_order_and_results():
 
 def test_reproject_equals_geopandas_to_crs():
     geoms = stars(6_000)
-    ours = parallel.reproject(geoms, gpd.GeoSeries(crs=2154).crs, gpd.GeoSeries(crs=4326).crs)
+    ours = kernels.reproject(geoms, gpd.GeoSeries(crs=2154).crs, gpd.GeoSeries(crs=4326).crs)
     theirs = gpd.GeoSeries(geoms, crs=2154).to_crs(4326).to_numpy()
     assert shapely.equals_exact(ours, theirs, tolerance=0)[~shapely.is_missing(theirs)].all()
     assert shapely.is_missing(ours).tolist() == shapely.is_missing(theirs).tolist()
@@ -45,7 +49,7 @@ def test_reproject_equals_geopandas_to_crs():
 def test_wkb_equals_shapely():
     geoms = stars(5_000)
     expected = shapely.to_wkb(geoms, output_dimension=2, byte_order=1)
-    assert parallel.to_wkb(geoms).tolist() == expected.tolist()
+    assert kernels.to_wkb(geoms).tolist() == expected.tolist()
 
 
 def test_prefetch_yields_every_item_in_order():
@@ -80,17 +84,25 @@ def test_prefetch_stops_the_producer_when_the_consumer_stops():
     assert len(produced) <= 6
 
 
-def test_one_thread_means_no_thread(monkeypatch):
-    monkeypatch.setenv("GEOPUBLISH_THREADS", "1")
-    geoms = stars(10_000)
-    assert parallel.pmap(shapely.area, geoms).shape == (10_000,)
-    assert list(parallel.prefetch(iter("abc"))) == ["a", "b", "c"]
+def test_one_thread_means_no_thread():
+    parallel.configure(1)
+    try:
+        geoms = stars(10_000)
+        assert parallel.pmap(shapely.area, geoms).shape == (10_000,)
+        assert list(parallel.prefetch(iter("abc"))) == ["a", "b", "c"]
+    finally:
+        parallel.configure(None)
 
 
-def test_a_bad_thread_count_is_a_clear_error(monkeypatch):
-    monkeypatch.setenv("GEOPUBLISH_THREADS", "two")
-    with pytest.raises(ValueError, match="GEOPUBLISH_THREADS='two': expected a whole number"):
-        parallel.threads()
+def test_threads_come_from_the_validated_setting_not_the_environment(monkeypatch):
+    from geopublish.settings import get_settings
+
+    monkeypatch.setenv("GEOPUBLISH_THREADS", "3")
+    assert get_settings().threads == 3
+    parallel.configure(None)
+    assert parallel.threads() == max(1, min(len(os.sched_getaffinity(0)), 4))
+    with pytest.raises(ValueError, match="threads 0: expected a whole number"):
+        parallel.configure(0)
 
 
 def test_the_cli_refuses_a_bad_thread_count_in_one_line(tmp_path):

@@ -1,4 +1,8 @@
-"""Both stores keep the same contract: stage, swap, versions, rollback, hashes, read, cleanup."""
+"""Every store keeps the same contract: stage, swap, versions, rollback, prune, drop, cleanup.
+
+The two feature stores also share load, hashes and read; the raster store passes the version
+contract with small GeoTIFFs.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,11 @@ from gpsupport import REPO
 from pgsupport import pg_schema, postgis_dsn  # noqa: F401
 
 from geopublish.errors import StoreError
-from geopublish.store.base import HASH_COLUMN, LayerSchema
+from geopublish.model import HASH_COLUMN, PublishedLayer
+from geopublish.store.base import LayerSchema
 from geopublish.store.gpkg import GeoPackageStore
 from geopublish.store.postgis import PostGISStore
+from geopublish.store.raster import RasterStore
 
 FIELDS = {"code": "string", "n": "integer", "x": "number", "ok": "boolean", "day": "date"}
 SCHEMA = LayerSchema("parcels", FIELDS, "MultiPolygon", "OGC:CRS84", "code")
@@ -47,25 +53,23 @@ def frame(start: int, count: int, shift: float = 0.0) -> gpd.GeoDataFrame:
     )
 
 
-def meta(count: int, build: str) -> dict:
-    return {
-        "collection": "parcels",
-        "count": count,
-        "bbox": None,
-        "bbox_crs84": None,
-        "storage_crs": "OGC:CRS84",
-        "fields": FIELDS,
-        "id_column": "code",
-        "geometry_type": "MultiPolygon",
-        "build_id": build,
-        "built_at": "2026-01-01T00:00:00Z",
-        "source_sha256": "0" * 64,
-    }
+def meta(count: int, build: str, collection: str = "parcels") -> PublishedLayer:
+    return PublishedLayer(
+        collection=collection,
+        count=count,
+        storage_crs="OGC:CRS84",
+        fields=FIELDS,
+        id_column="code",
+        geometry_type="MultiPolygon",
+        build_id=build,
+        built_at="2026-01-01T00:00:00Z",
+        source_sha256="0" * 64,
+    )
 
 
 @pytest.fixture(params=["gpkg", "postgis"])
 def store_spec(request, tmp_path):
-    """How to open each store (also from a child process)."""
+    """How to open each feature store (also from a child process)."""
     if request.param == "gpkg":
         return {"kind": "gpkg", "root": str(tmp_path / "store")}
     dsn = request.getfixturevalue("postgis_dsn")
@@ -75,6 +79,8 @@ def store_spec(request, tmp_path):
 def open_store(spec: dict, keep: int = 5):
     if spec["kind"] == "gpkg":
         return GeoPackageStore(Path(spec["root"]), keep_versions=keep)
+    if spec["kind"] == "raster":
+        return RasterStore(Path(spec["root"]), keep_versions=keep)
     return PostGISStore(spec["dsn"], keep_versions=keep, schema=spec["schema"])
 
 
@@ -90,7 +96,8 @@ def build(store, batches: list[gpd.GeoDataFrame], build_id: str = "b1"):
 
 def test_published_layer_reads_back_every_value_and_geometry(store):
     version = build(store, [frame(0, 30), frame(30, 25)])
-    assert version.number == 1 and version.current and version.meta["count"] == 55
+    assert version.version == 1 and version.current and version.count == 55
+    assert version.store == store.kind and version.id_column == "code"
     gdf = store.read("parcels")
     assert list(gdf["code"]) == [f"P{i:04d}" for i in range(55)]
     assert [None if v != v else int(v) for v in gdf["n"]] == [
@@ -115,25 +122,28 @@ def test_staging_bounds_and_count_cover_all_batches(store):
 def test_second_build_becomes_current_and_rollback_serves_the_first_again(store):
     build(store, [frame(0, 10)], "b1")
     build(store, [frame(0, 12, shift=1.0)], "b2")
-    assert [(v.number, v.current) for v in store.versions("parcels")] == [(1, False), (2, True)]
+    assert [(v.version, v.current) for v in store.versions("parcels")] == [(1, False), (2, True)]
     assert len(store.read("parcels")) == 12
     assert store.hashes("parcels")["P0003"] == "h3-1.0"
     assert store.hashes("parcels", 1)["P0003"] == "h3-0.0"
     assert store.hashes("parcels", 99) == {}
     version = store.rollback("parcels", 1)
-    assert version.number == 1 and version.meta["build_id"] == "b1"
-    assert store.current("parcels").number == 1
+    assert version.version == 1 and version.build_id == "b1"
+    assert store.current("parcels").version == 1
     assert len(store.read("parcels")) == 10
     with pytest.raises(StoreError, match=r"'parcels': version 7 is not kept; kept: \[1, 2\]"):
         store.rollback("parcels", 7)
 
 
-def test_old_versions_are_pruned_beyond_keep(store_spec):
+def test_old_versions_are_pruned_beyond_keep_only_when_asked(store_spec):
     store = open_store(store_spec, keep=2)
     for k in range(4):
         build(store, [frame(0, 5 + k)], f"b{k}")
-    assert [v.number for v in store.versions("parcels")] == [3, 4]
-    assert store.current("parcels").meta["count"] == 8
+    # publishing never prunes: the swap-and-record step prunes once the change set is written
+    assert [v.version for v in store.versions("parcels")] == [1, 2, 3, 4]
+    assert store.prune("parcels") == [1, 2]
+    assert [v.version for v in store.versions("parcels")] == [3, 4]
+    assert store.current("parcels").count == 8
 
 
 def test_duplicate_ids_refuse_publication_and_keep_served_version(store):
@@ -142,7 +152,7 @@ def test_duplicate_ids_refuse_publication_and_keep_served_version(store):
     with pytest.raises(StoreError, match="'parcels': duplicate ids in 'code'"):
         store.publish(staged, meta(8, "dup"))
     store.discard(staged)
-    assert store.current("parcels").number == 1
+    assert store.current("parcels").version == 1
     assert len(store.read("parcels")) == 10
     assert store.cleanup("parcels") == []
 
@@ -157,7 +167,7 @@ def test_failing_batch_discards_staging_and_keeps_served_version(store):
     with pytest.raises(RuntimeError, match="source broke"):
         store.load(SCHEMA, broken())
     assert store.cleanup("parcels") == []
-    assert store.current("parcels").meta["count"] == 10
+    assert store.current("parcels").count == 10
 
 
 LOADER = """
@@ -199,11 +209,85 @@ def test_killed_loader_leaves_served_layer_and_cleanup_removes_only_dead_staging
         removed = store.cleanup("parcels")
     assert len(removed) == 1
     assert store.cleanup("parcels") == []
-    assert store.current("parcels").number == 1
+    assert store.current("parcels").version == 1
     assert list(store.read("parcels")["code"]) == [f"P{i:04d}" for i in range(10)]
 
 
-@pytest.mark.parametrize("method", ["read", "provider", "published"])
+@pytest.mark.parametrize("method", ["read", "published"])
 def test_a_collection_never_built_is_a_one_line_store_error(store, method):
     with pytest.raises(StoreError, match=r"^collection 'nowhere' has not been built yet$"):
         getattr(store, method)("nowhere")
+
+
+# The version contract, on all three stores.
+
+
+@pytest.fixture(params=["gpkg", "postgis", "raster"])
+def versioned(request, tmp_path):
+    if request.param == "raster":
+        return open_store({"kind": "raster", "root": str(tmp_path / "rasters")}, keep=2)
+    if request.param == "gpkg":
+        return open_store({"kind": "gpkg", "root": str(tmp_path / "store")}, keep=2)
+    dsn = request.getfixturevalue("postgis_dsn")
+    return open_store(
+        {"kind": "postgis", "dsn": dsn, "schema": request.getfixturevalue("pg_schema")}, keep=2
+    )
+
+
+def put(store, build_id: str, value: int = 1):
+    """Stage and publish one small version (a 4x4 GeoTIFF for rasters)."""
+    if store.kind != "raster":
+        staged = store.load(SCHEMA, iter([frame(0, 3 + value)]))
+        return store.publish(staged, meta(staged.count, build_id))
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    staged = store.stage("parcels")
+    with rasterio.open(
+        staged.location, "w", driver="GTiff", width=4, height=4, count=1, dtype="int16",
+        crs="EPSG:2154", transform=from_origin(700_000, 6_300_000, 30, 30),
+    ) as dst:  # fmt: skip
+        dst.write(np.full((1, 4, 4), value, dtype="int16"))
+    layer = PublishedLayer(collection="parcels", kind="coverage", build_id=build_id, built_at="x")
+    return store.publish(staged, layer)
+
+
+def test_every_store_swaps_rolls_back_prunes_and_drops_the_same_way(versioned):
+    store = versioned
+    assert store.current("parcels") is None
+    first = put(store, "b1", 1)
+    assert (first.version, first.current, first.build_id) == (1, True, "b1")
+    put(store, "b2", 2)
+    put(store, "b3", 3)
+    assert [(v.version, v.current) for v in store.versions("parcels")] == [
+        (1, False), (2, False), (3, True),
+    ]  # fmt: skip
+    assert store.rollback("parcels", 2).build_id == "b2"
+    assert store.current("parcels").version == 2
+    assert store.prune("parcels") == [1]  # keep=2: the served one is never pruned
+    store.drop("parcels", 2)  # the served version cannot be dropped
+    assert [v.version for v in store.versions("parcels")] == [2, 3]
+    store.drop("parcels", 3)
+    assert [v.version for v in store.versions("parcels")] == [2]
+    with pytest.raises(StoreError, match=r"'parcels': version 9 is not kept; kept: \[2\]"):
+        store.rollback("parcels", 9)
+    assert store.cleanup("parcels") == []
+
+
+def test_a_raster_staging_file_of_a_dead_process_is_cleaned_up(tmp_path):
+    store = RasterStore(tmp_path / "rasters")
+    put(store, "b1")
+    folder = tmp_path / "rasters" / "parcels"
+    dead = 2**22 + 12345  # above pid_max on these machines: no such process
+    leftovers = [
+        folder / f".staging-{dead}.tif",
+        folder / f"..staging-{dead}.tif.0123456789ab.tmp",
+        folder / f".current-{dead}",
+        folder / f".v000002.json.{dead}",
+    ]
+    for path in leftovers:
+        path.write_text("x")
+    assert sorted(store.cleanup("parcels")) == sorted(str(p) for p in leftovers)
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+    assert store.current("parcels").version == 1

@@ -5,13 +5,12 @@ Pure GeoDataFrame -> GeoDataFrame functions, each returning ``(layer, report)``.
 
 from geopublish.normalise.boundaries.dissolve import derive_departements
 from geopublish.normalise.boundaries.epci import derive_epci
-from geopublish.normalise.boundaries.generalise import metric_crs, simplify_coverage
+from geopublish.normalise.boundaries.generalise import simplify_coverage
 from geopublish.normalise.boundaries.reconcile import reconcile_codes
 
 __all__ = [
     "derive_departements",
     "derive_epci",
-    "metric_crs",
     "reconcile_codes",
     "simplify_coverage",
 ]

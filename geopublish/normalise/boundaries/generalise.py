@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pyproj
 import shapely
 from geopandas import GeoDataFrame
 
 from geopublish.errors import NormaliseError
 from geopublish.normalise.boundaries._common import clean_coverage, require_polygons
-
-
-def metric_crs(storage: str) -> str:
-    """CRS of a ``simplify`` tolerance: the storage CRS, or Lambert-93 when it is geographic."""
-    return "EPSG:2154" if pyproj.CRS(storage).is_geographic else storage
 
 
 def unique_vertices(geoms: np.ndarray) -> int:

@@ -30,6 +30,7 @@ def build_cog(
     resolution: float | None = None,
     resampling: str = "bilinear",
     compress: str = "DEFLATE",
+    fingerprints: dict[str, str] | None = None,
 ) -> dict:
     """Reproject and mosaic ``inputs`` into one COG at ``dst``.
 
@@ -64,6 +65,8 @@ def build_cog(
         rasterio resampling name for the warp (and the overviews when GDAL allows it).
     compress
         rio-cogeo profile: DEFLATE, ZSTD, LZW, ...
+    fingerprints
+        SHA-256 of inputs already hashed by the caller (path -> hex), not read again.
 
     Returns
     -------
@@ -140,7 +143,7 @@ def build_cog(
     )
     return {
         "collection": collection,
-        "inputs": [s.describe() for s in sources],
+        "inputs": [s.describe((fingerprints or {}).get(str(s.path))) for s in sources],
         "output": describe_output(dst),
         "outside_sources": "internal mask" if masked else f"nodata {out_nodata!r}",
         **validity,

@@ -29,8 +29,8 @@ class Source:
     nodata: float | None
     crs_assigned: bool = False
 
-    def describe(self) -> dict:
-        """Report entry: CRS, size, type, nodata and the file's sha256 fingerprint."""
+    def describe(self, digest: str | None = None) -> dict:
+        """Report entry: CRS, size, type, nodata and the file's sha256 (``digest`` if known)."""
         return {
             "path": str(self.path),
             "crs": crs_label(self.crs),
@@ -40,7 +40,7 @@ class Source:
             "count": self.count,
             "dtype": self.dtype,
             "nodata": self.nodata,
-            "sha256": sha256(self.path),
+            "sha256": digest or sha256(self.path),
         }
 
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from geopublish.store.files import pid_alive
+from geopublish.ledger.files import read_json, write_json
 
 KEEP_RUNS = 1000
 RUN_KEYS = (
@@ -30,14 +30,6 @@ RUN_KEYS = (
 )
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class RunLog:
     """The history folder of one collection."""
 
@@ -49,24 +41,26 @@ class RunLog:
 
     def state(self) -> dict[str, Any] | None:
         """Source state of the last build that reached the gates, if any."""
-        path = self.folder / "state.json"
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+        state = read_json(self.folder / "state.json")
+        return state if isinstance(state, dict) else None
 
     def save_state(self, state: dict[str, Any]) -> None:
         """Remember the source a build was attempted from."""
         write_json(self.folder / "state.json", state)
 
-    def begin(self, build_id: str, trigger: str, started: str) -> str | None:
-        """Mark a run as started; record a previous run that was killed. Returns its note."""
+    def begin(
+        self, build_id: str, trigger: str, started: str, *, recovered: str | None = None
+    ) -> str | None:
+        """Mark a run as started; record a previous run that was killed. Returns its note.
+
+        ``recovered`` is the build id of a killed run the journal already recorded as
+        published: it is not recorded as failed too.
+        """
         note = None
-        try:
-            old = json.loads(self.marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        old = read_json(self.marker)
+        if isinstance(old, dict) and old.get("build_id") == recovered:
             old = None
-        if old and not (old.get("pid") != os.getpid() and pid_alive(int(old.get("pid", 0)))):
+        if isinstance(old, dict) and not _running(int(old.get("pid") or 0)):
             note = f"run {old.get('build_id')} was interrupted (process {old.get('pid')} gone)"
             self.append(
                 {
@@ -102,9 +96,15 @@ class RunLog:
 
     def _trim(self) -> None:
         lines = self.runs.read_text(encoding="utf-8").splitlines(keepends=True)
-        tmp = self.runs.with_name(f".runs.{os.getpid()}")
+        tmp = self.runs.with_name(f".runs.jsonl.{os.getpid()}.tmp")
         tmp.write_text("".join(lines[-KEEP_RUNS:]), encoding="utf-8")
         os.replace(tmp, self.runs)
+
+    def has(self, build_id: str, outcome: str) -> bool:
+        """Whether a run of ``build_id`` with ``outcome`` is recorded."""
+        return any(
+            r.get("build_id") == build_id and r.get("outcome") == outcome for r in self.read(50)
+        )
 
     def read(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Run records, newest first (a line cut short by a kill is skipped)."""
@@ -140,3 +140,14 @@ def run_record(report: dict[str, Any]) -> dict[str, Any]:
     if report.get("gates"):
         record["failed_gates"] = [g["gate"] for g in report["gates"] if not g.get("ok")]
     return record
+
+
+def _running(pid: int) -> bool:
+    """Whether another live process holds the run marked by ``pid``."""
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True

@@ -12,11 +12,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from geopublish.catalog import Catalog
 from geopublish.catalog.models import CollectionSpec, Part
 from geopublish.settings import Settings
 from geopublish.source.resolve import Resolved, expand_parts, fingerprint_files, resolve_part
-from geopublish.store import Store
-from geopublish.store.raster import RasterStore
+from geopublish.store import Stores
 
 BUILD_SECTIONS = ("source", "conform", "feature_id", "geometry", "dedupe", "checks", "crs")
 
@@ -30,6 +30,8 @@ class Detection:
     source: dict[str, Any]
     state: dict[str, Any] = field(default_factory=dict)
     restat: bool = False
+    # Every input, resolved once: the build reads these, it does not resolve them again.
+    inputs: list[tuple[Part, Resolved]] = field(default_factory=list)
 
 
 def spec_digest(spec: CollectionSpec) -> str:
@@ -38,40 +40,34 @@ def spec_digest(spec: CollectionSpec) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
-def upstream_version(settings: Settings, store: Store, collection: str) -> str | None:
+def upstream_version(stores: Stores, spec: CollectionSpec) -> str | None:
     """'v<N> <build_id>' of the served version of a feature or raster collection."""
-    version = store.current(collection)
-    if version is not None:
-        return f"v{version.number} {version.meta.get('build_id')}"
-    rasters = RasterStore(settings.store_dir, settings.keep_versions)
-    path = rasters.files.current(collection)
-    if path is None:
-        return None
-    meta = rasters.current_meta(collection) or {}
-    return f"{path.stem} {meta.get('build_id')}"
+    version = stores.current(spec)
+    return None if version is None else f"v{version.version} {version.build_id}"
 
 
-def inputs(spec: CollectionSpec, settings: Settings) -> list[Resolved]:
+def inputs(spec: CollectionSpec, settings: Settings) -> list[tuple[Part, Resolved]]:
     """Every file the layer is built from, resolved (HTTP parts fetched conditionally)."""
     cid = spec.cid
     source = spec.source
     if source.kind == "derived":
-        return [resolve_part(Part(path=p), settings, cid) for p in source.reference.values()]
+        refs = [Part(path=p) for p in source.reference.values()]
+        return [(part, resolve_part(part, settings, cid)) for part in refs]
     folders = source.kind == "gtfs"
     parts = expand_parts(source.parts, settings, cid)
-    return [resolve_part(p, settings, cid, folders=folders) for p in parts]
+    return [(part, resolve_part(part, settings, cid, folders=folders)) for part in parts]
 
 
 def detect(
     spec: CollectionSpec,
     settings: Settings,
-    store: Store,
+    catalog: Catalog,
+    stores: Stores,
     previous: dict[str, Any] | None,
-    *,
-    published: bool,
 ) -> Detection:
     """Fingerprint the inputs, reusing hashes of files whose size and mtime did not move."""
-    resolved = inputs(spec, settings)
+    pairs = inputs(spec, settings)
+    resolved = [r for _, r in pairs]
     known = (previous or {}).get("files") or {}
     paths = sorted({r.file for r in resolved})
     fingerprint = fingerprint_files(paths, known)
@@ -79,7 +75,7 @@ def detect(
     upstream: dict[str, str | None] = {}
     if derived is not None:
         for name in filter(None, (derived.from_collection, derived.reference)):
-            upstream[name] = upstream_version(settings, store, name)
+            upstream[name] = upstream_version(stores, catalog.specs[name])
     http = [
         {"url": r.origin, "etag": r.fetched.etag, "last_modified": r.fetched.last_modified}
         for r in resolved
@@ -95,15 +91,19 @@ def detect(
     if upstream:
         source["upstream"] = upstream
     restat = any(f.get("hashed") for f in fingerprint["files"].values())
-    if not published:
-        return Detection(True, "no version is published", source, state, restat)
+
+    def found(changed: bool, reason: str) -> Detection:
+        return Detection(changed, reason, source, state, restat, pairs)
+
+    if stores.current(spec) is None:
+        return found(True, "no version is published")
     if previous is None:
-        return Detection(True, "no earlier build recorded", source, state, restat)
+        return found(True, "no earlier build recorded")
     for key, reason in (
         ("spec", "the spec changed"),
         ("sha256", "the source changed"),
         ("upstream", "an upstream collection changed"),
     ):
         if previous.get(key) != state[key]:
-            return Detection(True, reason, source, state, restat)
-    return Detection(False, "source unchanged", source, state, restat)
+            return found(True, reason)
+    return found(False, "source unchanged")

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from geopublish.refresh.history import write_json
+from geopublish.ledger.files import write_json
 
 KEEP_CHANGES = 200
 NAME = re.compile(r"^(\d{6})\.json$")
@@ -48,8 +48,20 @@ class ChangeLog:
         previous_version: int | None,
         info: dict[str, Any],
     ) -> dict[str, Any]:
-        """Write the change set of one publication; return its counts."""
+        """Write the change set of one publication; return its counts.
+
+        Recording the same publication again (same version and build, the newest change
+        set) writes nothing: a run recovered after a kill gets exactly one change set.
+        """
         numbers = self._numbers()
+        latest = self.get(numbers[-1]) if numbers else None
+        if (
+            latest is not None
+            and latest.get("version") == version
+            and latest.get("build_id") == info.get("build_id")
+            and latest.get("trigger") == info.get("trigger")
+        ):
+            return {"seq": latest["seq"], **latest["counts"]}
         seq = (numbers[-1] if numbers else 0) + 1
         ids = diff(before, after)
         counts = {k: len(v) for k, v in ids.items()}
@@ -62,7 +74,7 @@ class ChangeLog:
             "counts": counts,
             **ids,
         }
-        write_json(self.folder / f"{seq:06d}.json", change)
+        write_json(self.folder / f"{seq:06d}.json", change, point="changes-write")
         for old in numbers[: max(0, len(numbers) + 1 - KEEP_CHANGES)]:
             (self.folder / f"{old:06d}.json").unlink(missing_ok=True)
         return {"seq": seq, **counts}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from geopublish.faults import crash_point
+from geopublish.procs import other_alive
 
 TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")
 
@@ -45,17 +46,7 @@ def cleanup(folder: Path) -> list[str]:
         return removed
     for path in folder.iterdir():
         match = TEMPORARY.match(path.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not other_alive(int(match.group(1))):
             path.unlink(missing_ok=True)
             removed.append(str(path))
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # a leftover of this process's earlier run: no writer now
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from geopublish.ledger.files import read_json, write_json
+from geopublish.procs import other_alive
 
 KEEP_RUNS = 1000
 RUN_KEYS = (
@@ -60,7 +61,7 @@ class RunLog:
         old = read_json(self.marker)
         if isinstance(old, dict) and old.get("build_id") == recovered:
             old = None
-        if isinstance(old, dict) and not _running(int(old.get("pid") or 0)):
+        if isinstance(old, dict) and not other_alive(int(old.get("pid") or 0)):
             note = f"run {old.get('build_id')} was interrupted (process {old.get('pid')} gone)"
             self.append(
                 {
@@ -140,14 +141,3 @@ def run_record(report: dict[str, Any]) -> dict[str, Any]:
     if report.get("gates"):
         record["failed_gates"] = [g["gate"] for g in report["gates"] if not g.get("ok")]
     return record
-
-
-def _running(pid: int) -> bool:
-    """Whether another live process holds the run marked by ``pid``."""
-    if not pid or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True

@@ -17,6 +17,7 @@ from geopublish.catalog.models import CollectionSpec, metric_crs
 from geopublish.errors import PublishError
 from geopublish.faults import crash_point
 from geopublish.model import GPKG_PROVIDER, POSTGIS_PROVIDER, QUERYABLES_KEY, PublishedLayer
+from geopublish.procs import other_alive
 from geopublish.publish.coverages import coverage_resource
 from geopublish.settings import Settings
 
@@ -250,18 +251,8 @@ def cleanup(settings: Settings) -> None:
     for target in (settings.pygeoapi_config, settings.openapi):
         for tmp in target.parent.glob(f".{target.name}.*.tmp"):
             pid = tmp.name[len(target.name) + 2 : -len(".tmp")]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not other_alive(int(pid)):
                 tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
 
 
 def write_config(config: dict[str, Any], settings: Settings) -> None:

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from geopublish.faults import crash_point
+from geopublish.model import PublishedLayer
+from geopublish.procs import other_alive
+from geopublish.store.base import Staged, Store
 
 LEFTOVER = re.compile(r"^\.+(?:staging|current)-(\d+)|^\.v\d{6}\.json\.(\d+)$")
 
@@ -112,17 +115,59 @@ class VersionedFiles:
             if not match:
                 continue
             pid = int(match.group(1) or match.group(2))
-            if pid != os.getpid() and pid_alive(pid):
+            if other_alive(pid):
                 continue
             path.unlink(missing_ok=True)
             removed.append(str(path))
         return removed
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists (its lock or staging file is not stale)."""
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+class FileStore(Store):
+    """A store whose versions are files behind a ``current`` link (GeoPackage, rasters).
+
+    Subclasses set ``files`` and say how a version file's record is read (:meth:`_record`).
+    """
+
+    files: VersionedFiles
+
+    def _record(self, collection: str, path: Path) -> dict[str, Any]:
+        """The PublishedLayer record written beside (or inside) one version file."""
+        raise NotImplementedError
+
+    def _version(self, collection: str, path: Path, current: Path | None) -> PublishedLayer:
+        return PublishedLayer.model_validate(self._record(collection, path)).placed(
+            version=int(path.stem[1:]),
+            current=path == current,
+            store=self.kind,
+            location=str(path),
+            served=str(self.files.link(collection)),
+        )
+
+    def current(self, collection: str) -> PublishedLayer | None:
+        """The served version, if any."""
+        path = self.files.current(collection)
+        return self._version(collection, path, path) if path else None
+
+    def versions(self, collection: str) -> list[PublishedLayer]:
+        """Kept versions, oldest first."""
+        current = self.files.current(collection)
+        return [self._version(collection, p, current) for _, p in self.files.numbered(collection)]
+
+    def rollback(self, collection: str, number: int) -> PublishedLayer:
+        """Point the ``current`` link at a kept version."""
+        kept = self._kept(collection, number)
+        assert kept.location is not None
+        self.files.point(collection, Path(kept.location).name)
+        return self.published(collection)
+
+    def drop(self, collection: str, number: int) -> None:
+        """Delete a kept version file and its record (never the served one)."""
+        self.files.drop(collection, number)
+
+    def discard(self, staged: Staged) -> None:
+        """Remove a staging file."""
+        Path(staged.location).unlink(missing_ok=True)
+
+    def cleanup(self, collection: str) -> list[str]:
+        """Remove staging files and temporaries whose writer process is gone."""
+        return self.files.cleanup(collection)

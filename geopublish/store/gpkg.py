@@ -23,7 +23,7 @@ from geopublish.errors import StoreError
 from geopublish.faults import crash_point
 from geopublish.model import HASH_COLUMN, META_TABLE, PublishedLayer
 from geopublish.store.base import FeatureStore, LayerSchema, Staged, wkb_column
-from geopublish.store.files import VersionedFiles
+from geopublish.store.files import FileStore, VersionedFiles
 
 ARROW_TYPES = {
     "string": pa.string(),
@@ -59,7 +59,7 @@ def arrow_schema(schema: LayerSchema) -> pa.Schema:
     return pa.schema(fields)
 
 
-class GeoPackageStore(FeatureStore):
+class GeoPackageStore(FileStore, FeatureStore):
     """Versioned GeoPackage files with an atomic symlink swap."""
 
     kind = "gpkg"
@@ -146,44 +146,8 @@ class GeoPackageStore(FeatureStore):
         self.files.publish(schema.collection, path)
         return self.published(schema.collection)
 
-    def discard(self, staged: Staged) -> None:
-        """Remove a staging file."""
-        Path(staged.location).unlink(missing_ok=True)
-
-    def current_path(self, collection: str) -> Path | None:
-        """The served file, resolved through the symlink."""
-        return self.files.current(collection)
-
-    def _version(self, collection: str, path: Path, current: Path | None) -> PublishedLayer:
-        layer = PublishedLayer.model_validate(read_meta(path))
-        return layer.placed(
-            version=int(path.stem[1:]),
-            current=path == current,
-            store=self.kind,
-            location=str(path),
-            served=str(self.files.link(collection)),
-        )
-
-    def current(self, collection: str) -> PublishedLayer | None:
-        """The served version, if any."""
-        path = self.current_path(collection)
-        return self._version(collection, path, path) if path else None
-
-    def versions(self, collection: str) -> list[PublishedLayer]:
-        """Kept versions, oldest first."""
-        current = self.current_path(collection)
-        return [self._version(collection, p, current) for _, p in self.files.numbered(collection)]
-
-    def rollback(self, collection: str, number: int) -> PublishedLayer:
-        """Point ``current.gpkg`` at a kept version."""
-        kept = self._kept(collection, number)
-        assert kept.location is not None
-        self.files.point(collection, Path(kept.location).name)
-        return self.published(collection)
-
-    def drop(self, collection: str, number: int) -> None:
-        """Delete a kept version file (never the served one)."""
-        self.files.drop(collection, number)
+    def _record(self, collection: str, path: Path) -> dict[str, Any]:
+        return read_meta(path)
 
     def hashes(self, collection: str, number: int | None = None) -> dict[str, str]:
         """Feature id -> content hash of a version."""
@@ -199,15 +163,11 @@ class GeoPackageStore(FeatureStore):
 
     def read(self, collection: str) -> gpd.GeoDataFrame:
         """The whole current layer, without the store's own columns."""
-        path = self.current_path(collection)
+        path = self.files.current(collection)
         if path is None:
             raise StoreError(f"collection {collection!r} has not been built yet")
         gdf = pyogrio.read_dataframe(path, layer=collection)
         return gdf.drop(columns=[HASH_COLUMN], errors="ignore")
-
-    def cleanup(self, collection: str) -> list[str]:
-        """Remove staging files whose writer process is gone."""
-        return self.files.cleanup(collection)
 
 
 class closing_ro:  # noqa: N801

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +15,7 @@ from geopublish.normalise.boundaries import derive_departements, derive_epci, si
 from geopublish.normalise.gtfs import derive_routes, derive_stops, read_feed
 from geopublish.settings import Settings
 from geopublish.source import Resolved
+from geopublish.source.prepare import prepare_part
 from geopublish.source.vector import iter_batches, layer_info
 from geopublish.store import FeatureStore
 
@@ -44,17 +47,31 @@ def vector_plan(spec: CollectionSpec, settings: Settings, inputs: Inputs, stats:
     """Files read in batches."""
     cid = spec.cid
     parts = [resolved for _, resolved in inputs]
-    infos = [layer_info(p, spec.source, cid) for p in parts]
+    # Transcoded copies of CSVs live here for the build only.
+    tmp = settings.var_dir / "tmp" / f"{cid}.{os.getpid()}"
+    try:
+        prepared = [prepare_part(p, spec.source, cid, tmp) for p in parts]
+        infos = [layer_info(p.part, p.source, cid, p.options) for p in prepared]
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     total = sum(max(int(i.get("features") or 0), 0) for i in infos)
     first = infos[0]
     columns = {str(n): str(t) for n, t in zip(first["fields"], first["dtypes"], strict=True)}
 
     def frames() -> Frames:
-        for part in parts:
-            for gdf in iter_batches(part, spec.source, cid, settings.batch_size, stats):
-                yield part.origin, gdf
+        try:
+            for p in prepared:
+                for gdf in iter_batches(
+                    p.part, p.source, cid, settings.batch_size, stats, p.options
+                ):
+                    yield p.part.origin, gdf
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
-    return Plan(parts, columns, first.get("geometry_type"), total, frames())
+    encodings = {p.part.origin: p.encoding for p in prepared if p.encoding}
+    notes = {"encodings": encodings} if encodings else {}
+    return Plan(parts, columns, first.get("geometry_type"), total, frames(), notes)
 
 
 def _network(spec: CollectionSpec, part: Part, resolved: Resolved) -> str:

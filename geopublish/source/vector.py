@@ -25,7 +25,9 @@ def _open_error(collection: str, part: Resolved, exc: Exception) -> SourceError:
     return SourceError(f"collection {collection!r}: cannot read {part.origin!r}: {detail}")
 
 
-def layer_info(part: Resolved, source: Source, collection: str) -> dict:
+def layer_info(
+    part: Resolved, source: Source, collection: str, extra: dict[str, str] | None = None
+) -> dict:
     """Pyogrio's description of the part's layer (fields, CRS, count, geometry type)."""
     layer = source.layer
     try:
@@ -37,20 +39,29 @@ def layer_info(part: Resolved, source: Source, collection: str) -> dict:
                     f"collection {collection!r}: {part.origin!r} holds {len(layers)} layers "
                     f"{names}; set source.layer to one of them"
                 )
-        info = pyogrio.read_info(part.gdal_path, layer=layer, **_open_options(source))
+        options = {**_open_options(source), **(extra or {})}
+        info = pyogrio.read_info(part.gdal_path, layer=layer, **options)
         return dict(info)
     except (DataSourceError, DataLayerError, OSError) as exc:
         raise _open_error(collection, part, exc) from exc
 
 
 def iter_batches(
-    part: Resolved, source: Source, collection: str, batch_size: int, stats: dict
+    part: Resolved,
+    source: Source,
+    collection: str,
+    batch_size: int,
+    stats: dict,
+    extra: dict[str, str] | None = None,
 ) -> Iterator[gpd.GeoDataFrame]:
-    """Yield GeoDataFrames of at most ``batch_size`` rows from one part."""
-    info = layer_info(part, source, collection)
+    """Yield GeoDataFrames of at most ``batch_size`` rows from one part.
+
+    ``extra`` holds GDAL open options found while preparing the part (ENCODING).
+    """
+    info = layer_info(part, source, collection, extra)
     layer = source.layer
     crs = source.crs or info.get("crs")
-    options = _open_options(source)
+    options = {**_open_options(source), **(extra or {})}
     if source.encoding is not None and info.get("driver") == "ESRI Shapefile":
         # GDAL recodes DBF text itself, so the fast Arrow stream still applies.
         options = {**options, "ENCODING": source.encoding}

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         Path("../shared/data"),
         description="Local mirror of the producers' files; a part's `path` is looked up here.",
     )
+    source_allow: str = Field(
+        "",
+        description="Extra folders (separated by ':') that local reads may resolve into, "
+        "beside source_root. Every part, pattern match and reference is resolved (symlinks "
+        "and '..' included) and refused outside these; empty: the source root only.",
+    )
     source_mode: Literal["auto", "local", "remote"] = Field(
         "auto",
         description="auto: local mirror if the file is there, else the producer's URL; "
@@ -90,6 +96,14 @@ class Settings(BaseSettings):
         if self.store == "postgis" and not self.postgis_dsn:
             raise ValueError("GEOPUBLISH_STORE=postgis needs GEOPUBLISH_POSTGIS_DSN")
         return self
+
+    @property
+    def source_roots(self) -> list[Path]:
+        """The folders local reads must resolve inside: the source root, then the widening."""
+        extra = [Path(p) for p in self.source_allow.split(":") if p.strip()]
+        return [self.source_root.resolve()] + [
+            (p if p.is_absolute() else self.project_dir / p).resolve() for p in extra
+        ]
 
     @property
     def store_dir(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +26,9 @@ def cli_env(var_dir: Path, data: Path, **extra: str) -> dict[str, str]:
         GEOPUBLISH_VAR_DIR=str(var_dir),
         GEOPUBLISH_SOURCE_ROOT=str(data),
         GEOPUBLISH_SOURCE_MODE="local",
+        # Tests write hostile and generated inputs under the temporary folder: an explicit
+        # widening of the source root (tests/source/test_containment.py runs without it).
+        GEOPUBLISH_SOURCE_ALLOW=tempfile.gettempdir(),
         GEOPUBLISH_PYGEOAPI_CONFIG=str(var_dir / "pygeoapi-config.yml"),
         GEOPUBLISH_OPENAPI=str(var_dir / "openapi.yml"),
     )

@@ -51,7 +51,8 @@ class Part(Strict):
 
     path: str | None = Field(
         None,
-        description="Path relative to GEOPUBLISH_SOURCE_ROOT (or absolute). A zip member is "
+        description="Path relative to GEOPUBLISH_SOURCE_ROOT (an absolute path, a symlink or "
+        "'..' must still resolve inside it). A zip member is "
         "named 'archive.zip!member.shp'. A pattern with * ? or [...] (e.g. "
         "'communes/communes-*.geojson') stands for every matching file, in name order, "
         "skipping files that another part already names.",
@@ -65,8 +66,11 @@ class Part(Strict):
     def _one_location(self) -> Part:
         if not self.path and not self.url:
             raise ValueError("a part needs `path`, `url` or both")
-        if self.url and not re.match(r"^(https?|file)://", self.url):
-            raise ValueError(f"url {self.url!r} must start with http://, https:// or file://")
+        if self.url and not re.match(r"^https?://", self.url):
+            raise ValueError(
+                f"url {self.url[:120]!r} must start with http:// or https:// (a local file "
+                "is a `path` inside the source root)"
+            )
         if self.path and is_pattern(self.path) and (self.url or "!" in self.path):
             raise ValueError(
                 f"path pattern {self.path!r} matches local files only: it cannot have a "

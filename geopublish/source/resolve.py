@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from geopublish.catalog.models import Part, is_pattern
 from geopublish.errors import SourceError
@@ -46,9 +46,25 @@ def _gdal_path(file: Path, member: str | None) -> str:
     return str(file)
 
 
-def _local(path: str, settings: Settings) -> Path:
+def _local(path: str, settings: Settings, collection: str = "?") -> Path:
     candidate = Path(path)
-    return candidate if candidate.is_absolute() else settings.source_root / candidate
+    if not candidate.is_absolute():
+        candidate = settings.source_root / candidate
+    return contain(candidate, settings, collection, path)
+
+
+def contain(path: Path, settings: Settings, collection: str, given: str) -> Path:
+    """``path`` with symlinks and '..' resolved; SourceError when outside the source roots."""
+    resolved = path.resolve()
+    roots = settings.source_roots
+    if not any(resolved.is_relative_to(root) for root in roots):
+        shown = given if len(given) <= 120 else given[:117] + "..."
+        raise SourceError(
+            f"collection {collection!r}: source path {shown!r} resolves to "
+            f"{str(resolved)!r}, outside the source root {str(roots[0])!r}; local reads stay "
+            "inside it (GEOPUBLISH_SOURCE_ALLOW widens it explicitly)"
+        )
+    return resolved
 
 
 def expand_parts(parts: list[Part], settings: Settings, collection: str) -> list[Part]:
@@ -60,7 +76,7 @@ def expand_parts(parts: list[Part], settings: Settings, collection: str) -> list
     nothing would be left to read.
     """
     named = {
-        _local(_split_member(p.path)[0], settings).resolve()
+        _local(_split_member(p.path)[0], settings, collection)
         for p in parts
         if p.path and not is_pattern(p.path)
     }
@@ -70,9 +86,12 @@ def expand_parts(parts: list[Part], settings: Settings, collection: str) -> list
         if not (part.path and is_pattern(part.path)):
             expanded.append(part)
             continue
-        pattern = _local(part.path, settings)
+        pattern = Path(part.path)
+        if not pattern.is_absolute():
+            pattern = settings.source_root / pattern
         anchor = Path(pattern.anchor)
-        matches = sorted(anchor.glob(str(pattern.relative_to(anchor))))
+        found = sorted(anchor.glob(str(pattern.relative_to(anchor))))
+        matches = [contain(m, settings, collection, str(m)) for m in found]
         if not matches:
             unmatched.append(part.path)
         for match in matches:
@@ -97,14 +116,14 @@ def resolve_part(
     With ``folders``, a local ``path`` may be a folder (an unzipped GTFS feed).
     """
     if folders and part.path and not part.url:
-        folder = _local(part.path, settings)
+        folder = _local(part.path, settings, collection)
         if folder.is_dir():
             return Resolved(folder, str(folder), str(folder))
     local: Path | None = None
     member: str | None = None
     if part.path:
         ref, member = _split_member(part.path)
-        local = _local(ref, settings)
+        local = _local(ref, settings, collection)
     use_local = local is not None and (
         settings.source_mode == "local" or (settings.source_mode == "auto" and local.exists())
     )
@@ -121,12 +140,11 @@ def resolve_part(
         return Resolved(local, _gdal_path(local, member), str(local), member)
     url, url_member = _split_member(part.url)
     member = member or url_member
-    parsed = urlparse(url)
-    if parsed.scheme == "file":
-        file = Path(unquote(parsed.path))
-        if not file.is_file():
-            raise SourceError(f"collection {collection!r}: source file {str(file)!r} not found")
-        return Resolved(file, _gdal_path(file, member), url, member)
+    if urlparse(url).scheme not in ("http", "https"):
+        raise SourceError(
+            f"collection {collection!r}: url {url[:120]!r}: only http(s) URLs are fetched; "
+            "a local file is a `path` inside the source root"
+        )
     cache = settings.var_dir / "cache" / collection
     fetched = fetch(url, cache, timeout=settings.http_timeout, collection=collection)
     file = fetched.path

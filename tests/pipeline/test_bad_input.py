@@ -61,10 +61,10 @@ def bad_build(served: dict, content: dict | str) -> list[str]:
 
 
 def test_missing_file(served):
-    lines = bad_build(served, spec(served["data"], source={"parts": [{"path": "/nowhere/x.shp"}]}))
+    lines = bad_build(served, spec(served["data"], source={"parts": [{"path": "nowhere/x.shp"}]}))
     assert lines == [
-        "error: collection 'layer': source file '/nowhere/x.shp' not found and no url to fetch "
-        f"it from (source root: {served['data']})"
+        f"error: collection 'layer': source file '{served['data'].resolve()}/nowhere/x.shp' not "
+        f"found and no url to fetch it from (source root: {served['data']})"
     ]
 
 

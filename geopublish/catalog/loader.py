@@ -14,6 +14,9 @@ from pydantic import ValidationError
 from geopublish.catalog.models import SNAKE, CollectionSpec
 from geopublish.errors import CatalogError
 
+# Table names GeoPackage and SQLite keep for themselves: a layer named so cannot be stored.
+RESERVED = ("gpkg", "sqlite_", "rtree_")
+
 
 @dataclass
 class Catalog:
@@ -52,21 +55,81 @@ class Catalog:
         return sorted(self.specs, key=lambda c: (len(self.dependencies(c)), c))
 
 
+# A spec is a page of YAML: these bounds only stop hostile files (alias bombs, huge files).
+MAX_SPEC_BYTES = 1024 * 1024
+MAX_NODES = 100_000
+ECHO = 100
+
+
+def short(value: object, limit: int = ECHO) -> str:
+    """``repr(value)`` cut to ``limit`` characters: echoed values stay one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def where(loc: tuple[Any, ...] | list[Any]) -> str:
+    """A field path written one way everywhere: ``conform.fields[1].type``."""
+    out = ""
+    for key in loc:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out or "(top level)"
+
+
 def _describe(error: Mapping[str, Any]) -> str:
-    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    at = where(error["loc"])
     if error["type"] == "extra_forbidden":
-        return f"{where}: unknown key (typo?)"
+        return f"{at}: unknown key (typo?)"
     got = error.get("input")
-    shown = "" if isinstance(got, dict) else f" (got {got!r})"
-    return f"{where}: {error['msg']}{shown}"
+    shown = "" if isinstance(got, dict) else f" (got {short(got)})"
+    msg = error["msg"]
+    msg = msg if len(msg) <= 300 else msg[:297] + "..."
+    return f"{at}: {msg}{shown}"
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], path: set[int]) -> int:
+    """Nodes the document holds once every alias is expanded (aliases share nodes)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in path:  # a recursive alias: refuse it like a bomb
+        return MAX_NODES + 1
+    path.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            size += _expanded_size(child, memo, path)
+            if size > MAX_NODES:
+                break
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, path) + _expanded_size(v, memo, path)
+            if size > MAX_NODES:
+                break
+    path.discard(key)
+    memo[key] = size
+    return size
+
+
+def _read_yaml(path: Path) -> object:
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise CatalogError(f"{path}: spec larger than {MAX_SPEC_BYTES} bytes; refused")
+    text = path.read_text(encoding="utf-8")
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if node is not None and _expanded_size(node, {}, set()) > MAX_NODES:
+        raise CatalogError(
+            f"{path}: YAML expands to more than {MAX_NODES} values once its aliases (&/*) "
+            "are expanded; refused (write the values out, or use fewer nested aliases)"
+        )
+    return yaml.safe_load(text)
 
 
 def load_spec(path: Path) -> CollectionSpec:
     """Load one spec file; raise CatalogError listing every problem in it."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise CatalogError(f"{path}: cannot read YAML: {exc}".replace("\n", " ")) from exc
+        raw = _read_yaml(path)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        detail = str(exc).replace("\n", " ")
+        raise CatalogError(f"{path}: cannot read YAML: {detail[:300]}") from exc
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
     try:
@@ -76,9 +139,14 @@ def load_spec(path: Path) -> CollectionSpec:
         raise CatalogError("\n".join(lines)) from exc
     stem = path.stem
     if spec.id is not None and spec.id != stem:
-        raise CatalogError(f"{path}: id: {spec.id!r} differs from the file name stem {stem!r}")
+        raise CatalogError(f"{path}: id: {short(spec.id)} differs from the file name stem {stem!r}")
     if not SNAKE.match(stem):
-        raise CatalogError(f"{path}: file name {stem!r} is not a snake_case collection id")
+        raise CatalogError(f"{path}: file name {short(stem)} is not a snake_case collection id")
+    if stem.startswith(RESERVED):
+        raise CatalogError(
+            f"{path}: id {stem!r} starts with a prefix GeoPackage and SQLite reserve "
+            f"{list(RESERVED)}; rename the file"
+        )
     spec.id = stem
     spec.theme = path.parent.name
     return spec

@@ -51,7 +51,7 @@ def test_typo_key_is_named_with_its_file(tmp_path):
     spec = dict(SPEC, conform={"fields": [{"name": "code", "tpye": "string"}]})
     path = write(tmp_path, "layer", spec)
     catalog = load_catalog(tmp_path)
-    assert catalog.problems == [f"{path}: conform.fields.0.tpye: unknown key (typo?)"]
+    assert catalog.problems == [f"{path}: conform.fields[0].tpye: unknown key (typo?)"]
 
 
 def test_all_problems_of_all_files_are_reported(tmp_path):

@@ -94,7 +94,7 @@ def test_file_url_is_refused_by_check(tree):
         path.unlink()
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"error: {path}: source.parts.0: Value error, url {url!r} must start with http:// or "
+        f"error: {path}: source.parts[0]: Value error, url {url!r} must start with http:// or "
         "https:// (a local file is a `path` inside the source root)"
     ]
 

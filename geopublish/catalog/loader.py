@@ -25,6 +25,21 @@ class Catalog:
     specs: dict[str, CollectionSpec] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # Ids (file stems) whose spec has a problem: not built, their served version kept as is.
+    invalid: set[str] = field(default_factory=set)
+
+    def buildable(self) -> Catalog:
+        """The catalogue without invalid specs nor the layers derived from one."""
+        bad = set(self.invalid)
+        for cid in self.order():
+            derived = self.specs[cid].source.derived
+            parents = {derived.from_collection, derived.reference} - {None} if derived else set()
+            if parents & bad or any(p not in self.specs for p in parents):
+                bad.add(cid)
+        kept = {c: s for c, s in self.specs.items() if c not in bad}
+        return Catalog(
+            kept, {c: self.files[c] for c in kept}, list(self.problems), bad | self.invalid
+        )
 
     def select(self, ids: list[str] | tuple[str, ...] = ()) -> list[CollectionSpec]:
         """Specs named by ``ids`` (all when empty), in dependency order."""
@@ -163,6 +178,7 @@ def load_catalog(collections_dir: Path) -> Catalog:
             spec = load_spec(path)
         except CatalogError as exc:
             catalog.problems.extend(str(exc).splitlines())
+            catalog.invalid.add(path.stem)
             continue
         if spec.cid in catalog.specs:
             catalog.problems.append(
@@ -172,7 +188,10 @@ def load_catalog(collections_dir: Path) -> Catalog:
         catalog.specs[spec.cid] = spec
         catalog.files[spec.cid] = path
     for cid, spec in catalog.specs.items():
-        catalog.problems.extend(_cross_checks(spec, catalog, catalog.files[cid]))
+        problems = _cross_checks(spec, catalog, catalog.files[cid])
+        catalog.problems.extend(problems)
+        if problems:
+            catalog.invalid.add(cid)
     return catalog
 
 

@@ -109,28 +109,52 @@ def describe(report: dict) -> str:
     return f"{line} ({report['duration_s']:.2f} s)"
 
 
+def usable(obj: Context, ids: tuple[str, ...]) -> tuple[Catalog, tuple[str, ...]]:
+    """Report every catalogue problem; the catalogue without the specs that have one.
+
+    A bad spec blocks only itself: the other layers build, and the command ends with
+    exit code 1 (see :func:`finish`).
+    """
+    for problem in obj.catalog.problems:
+        click.echo(f"error: {problem}", err=True)
+    catalog = obj.catalog.buildable()
+    return catalog, tuple(i for i in ids if i not in catalog.invalid)
+
+
+def finish(obj: Context, outcome: Outcome) -> None:
+    """Exit 1 when a collection failed or a spec had a problem (already reported)."""
+    if not outcome.ok:
+        fail("\n".join(outcome.errors.values()))
+    if obj.catalog.problems:
+        sys.exit(1)
+
+
 def run_build(obj: Context, ids: tuple[str, ...], force: bool, trigger: str) -> Outcome:
     """Build, publish the API config, print a summary; errors are returned, not raised."""
-    checked(obj)
+    catalog, wanted = usable(obj, ids)
+    if obj.catalog.problems and (not catalog.specs or (ids and not wanted)):
+        return Outcome()
     outcome = build_many(
-        obj.catalog,
+        catalog,
         obj.settings,
         obj.stores,
-        ids,
+        wanted,
         force=force,
         trigger=trigger,
         progress=progress_factory,
     )
     summarise(outcome)
-    publish_api(obj.catalog, obj.settings, obj.stores)
+    publish_api(catalog, obj.settings, obj.stores)
     return outcome
 
 
 def run_refresh(obj: Context, ids: tuple[str, ...], trigger: str) -> Outcome:
     """One refresh pass with progress, one line per collection; errors are returned."""
-    checked(obj)
+    catalog, wanted = usable(obj, ids)
+    if obj.catalog.problems and (not catalog.specs or (ids and not wanted)):
+        return Outcome()
     outcome = refresh_pass(
-        obj.catalog, obj.settings, obj.stores, ids, trigger=trigger, progress=progress_factory
+        catalog, obj.settings, obj.stores, wanted, trigger=trigger, progress=progress_factory
     )
     for report in outcome.reports.values():
         click.echo(describe(report))

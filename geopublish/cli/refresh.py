@@ -7,7 +7,7 @@ import os
 
 import click
 
-from geopublish.cli.common import Context, checked, describe, fail, run_refresh
+from geopublish.cli.common import Context, checked, describe, finish, run_refresh
 from geopublish.cli.options import ids_argument
 from geopublish.ledger import RunLog
 from geopublish.refresh.runner import rollback as restore
@@ -19,9 +19,7 @@ from geopublish.refresh.schedule import RefreshScheduler
 @click.pass_obj
 def refresh(obj: Context, ids: tuple[str, ...]) -> None:
     """Rebuild the given collections (all when none) whose sources changed; skip the rest."""
-    outcome = run_refresh(obj, ids, "refresh")
-    if not outcome.ok:
-        fail("\n".join(outcome.errors.values()))
+    finish(obj, run_refresh(obj, ids, "refresh"))
 
 
 @click.command()

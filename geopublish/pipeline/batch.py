@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from geopublish.catalog import Catalog
 from geopublish.errors import GeopublishError, ValidationFailed
 from geopublish.pipeline.run import run_collection
@@ -103,12 +105,27 @@ def publish_api(catalog: Catalog, settings: Settings, stores: Stores) -> int:
     specs = catalog.select()
     layers = {s.cid: layer for s in specs if (layer := stores.current(s)) is not None}
     config = build_config(specs, layers, settings)
+    _keep_invalid(config, catalog.invalid, settings)
     cleanup(settings)
     if _written(settings) != render_config(config) or not settings.openapi.is_file():
         write_config(config, settings)
     if loaded.loaded(settings.var_dir) != loaded.digest(settings.pygeoapi_config):
         reload_server(settings)
     return len(config["resources"])
+
+
+def _keep_invalid(config: dict, invalid: set[str], settings: Settings) -> None:
+    """A layer whose spec turned invalid stays served as it was configured before."""
+    if not invalid:
+        return
+    try:
+        before = yaml.safe_load(_written(settings) or "") or {}
+    except yaml.YAMLError:
+        return
+    old = before.get("resources") or {}
+    for cid in sorted(invalid):
+        if cid in old and cid not in config["resources"]:
+            config["resources"][cid] = old[cid]
 
 
 def _written(settings: Settings) -> str | None:

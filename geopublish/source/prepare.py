@@ -20,7 +20,7 @@ from typing import BinaryIO
 from geopublish.catalog.models import Source
 from geopublish.errors import SourceError
 from geopublish.source import encoding as enc
-from geopublish.source.archive import open_member
+from geopublish.source.archive import check_size, member_info, open_member
 from geopublish.source.resolve import Resolved
 
 TEXT_TABLES = {".csv", ".tsv", ".txt"}
@@ -78,13 +78,34 @@ def _declared(source: Source, collection: str) -> str | None:
 
 
 def prepare_part(part: Resolved, source: Source, collection: str, tmp: Path) -> Prepared:
-    """Detect or confirm ``part``'s text encoding; a CSV not in UTF-8 is transcoded."""
+    """Detect or confirm ``part``'s text encoding; a CSV not in UTF-8 is transcoded.
+
+    The members of a zip are checked against the size bounds first (zip bombs).
+    """
+    if zipfile.is_zipfile(part.file):
+        _check_archive(part, collection)
     suffix = PurePosixPath(_name(part)).suffix.lower()
     if suffix in TEXT_TABLES and source.csv is not None or suffix == ".csv":
         return _prepare_csv(part, source, collection, tmp, suffix)
     if suffix == ".shp":
         return _prepare_dbf(part, source, collection)
     return Prepared(part, source)
+
+
+def _check_archive(part: Resolved, collection: str) -> None:
+    try:
+        with zipfile.ZipFile(part.file) as archive:
+            if part.member is not None:
+                member_info(archive, part.member, part.origin)
+            else:
+                for info in archive.infolist():
+                    check_size(info, part.origin)
+    except zipfile.BadZipFile as exc:
+        raise SourceError(
+            f"collection {collection!r}: {part.origin!r} is not a readable zip: {exc}"
+        ) from exc
+    except SourceError as exc:
+        raise SourceError(f"collection {collection!r}: {exc}") from exc
 
 
 def _prepare_csv(

@@ -6,6 +6,7 @@ Tables without geometry (CSV) get one from x/y or WKT columns.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
 
 import geopandas as gpd
@@ -17,12 +18,46 @@ from pyogrio.errors import DataLayerError, DataSourceError
 
 from geopublish.catalog.models import CsvGeometry, Source
 from geopublish.errors import SourceError
+from geopublish.source.archive import datasets, listing
 from geopublish.source.resolve import Resolved
 
 
 def _open_error(collection: str, part: Resolved, exc: Exception) -> SourceError:
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    detail = detail.replace(part.gdal_path, "").strip(" :") or detail
+    if len(detail) > 300:
+        detail = detail[:297] + "..."
+    if part.member is not None or part.file.suffix.lower() == ".zip":
+        return _zip_error(collection, part, detail)
     return SourceError(f"collection {collection!r}: cannot read {part.origin!r}: {detail}")
+
+
+def _zip_error(collection: str, part: Resolved, detail: str) -> SourceError:
+    """What a zip holds when GDAL cannot open it, and how to name one member."""
+    try:
+        with zipfile.ZipFile(part.file) as archive:
+            found = datasets(archive)
+            members = listing(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        return SourceError(
+            f"collection {collection!r}: {part.origin!r} is not a readable zip: {exc}"
+        )
+    where = f"collection {collection!r}: {part.origin!r}"
+    if part.member is not None:
+        return SourceError(
+            f"{where}: cannot read member {part.member!r}: {detail}; the archive holds {members}"
+        )
+    archive_name = part.file.name
+    if not found:
+        return SourceError(
+            f"{where} holds no dataset GDAL can open ({members}); name the file to read "
+            f"as '{archive_name}!<member>'"
+        )
+    hint = ", ".join(repr(f"{archive_name}!{m}") for m in found[:5])
+    return SourceError(
+        f"{where}: GDAL cannot open the archive as one dataset ({detail}); it holds "
+        f"{len(found)} candidate(s) {found[:20]}: name one in the part's path, e.g. {hint}"
+    )
 
 
 def layer_info(

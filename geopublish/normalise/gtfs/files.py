@@ -5,10 +5,15 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
 from geopublish.errors import GtfsError
+
+# Same bounds as geopublish/source/archive.py (stages do not import each other).
+MAX_MEMBER_BYTES = 8 * 1024**3
+MAX_RATIO = 200
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "agency": ("agency_name", "agency_url", "agency_timezone"),
@@ -90,28 +95,32 @@ class FeedSource:
         """
         if name not in self.members:
             return None
-        raw = self._bytes(self.members[name])
-        if not raw.strip():
-            notes.append(f"{name}.txt is empty (0 bytes) and was treated as missing.")
-            return None
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("cp1252")
-            notes.append(f"{name}.txt is not UTF-8; it was decoded as cp1252.")
+        member = self.members[name]
+        with self._open(member) as probe:
+            if not probe.read(64 * 1024).strip() and not probe.read(1):
+                notes.append(f"{name}.txt is empty (0 bytes) and was treated as missing.")
+                return None
         usecols = None
         if name == "stop_times":
             wanted = set(REQUIRED_COLUMNS[name] + OPTIONAL_COLUMNS[name])
             usecols = lambda c: c.strip() in wanted  # noqa: E731
-        try:
-            table = pd.read_csv(
-                io.StringIO(text), dtype=str, keep_default_na=False, usecols=usecols
-            )
-        except (pd.errors.ParserError, ValueError) as exc:
-            raise GtfsError(
-                f"collection {self.collection!r}: feed '{self.path}': {name}.txt is not "
-                f"readable CSV: {exc}"
-            ) from exc
+        table = None
+        for encoding in ("utf-8-sig", "cp1252"):
+            try:
+                # Streamed: the member is never held whole in memory, as bytes or as text.
+                with self._open(member) as raw:
+                    text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+                    table = pd.read_csv(text, dtype=str, keep_default_na=False, usecols=usecols)
+                break
+            except UnicodeDecodeError:
+                notes.append(f"{name}.txt is not UTF-8; it was decoded as cp1252.")
+            except (pd.errors.ParserError, ValueError, zipfile.BadZipFile, OSError) as exc:
+                detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                raise GtfsError(
+                    f"collection {self.collection!r}: feed '{self.path}': {member} is not "
+                    f"readable CSV: {detail}"
+                ) from exc
+        assert table is not None
         table.columns = [str(c).strip() for c in table.columns]
         missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in table.columns]
         if missing:
@@ -127,16 +136,27 @@ class FeedSource:
             table[column] = table[column].str.strip()
         return table
 
-    def _bytes(self, member: str) -> bytes:
-        if self.zip is not None:
-            try:
-                return self.zip.read(member)
-            except (zipfile.BadZipFile, OSError) as exc:
-                raise GtfsError(
-                    f"collection {self.collection!r}: feed '{self.path}' is not a readable "
-                    f"zip: {member}: {exc}"
-                ) from exc
-        return (self.path / member).read_bytes()
+    def _open(self, member: str) -> IO[bytes]:
+        """A stream over one file of the feed; a zip member past the bounds is refused."""
+        if self.zip is None:
+            return open(self.path / member, "rb")
+        info = self.zip.getinfo(member)
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > MAX_MEMBER_BYTES or (
+            info.file_size > 64 * 1024**2 and ratio > MAX_RATIO
+        ):
+            raise GtfsError(
+                f"collection {self.collection!r}: feed '{self.path}': {member} expands to "
+                f"{info.file_size} bytes ({ratio:.0f}x its compressed size): refused as a "
+                f"possible zip bomb (limits: {MAX_MEMBER_BYTES} bytes, {MAX_RATIO}x)"
+            )
+        try:
+            return self.zip.open(info)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise GtfsError(
+                f"collection {self.collection!r}: feed '{self.path}' is not a readable "
+                f"zip: {member}: {exc}"
+            ) from exc
 
     def close(self) -> None:
         """Close the zip archive, if any."""

@@ -48,6 +48,25 @@ def _keep_family(geom: shapely.Geometry, base: str) -> shapely.Geometry | None:
     return MULTI[base](kept)
 
 
+def drop_non_finite(gdf: gpd.GeoDataFrame, stats: dict) -> gpd.GeoDataFrame:
+    """Drop rows whose geometry holds a NaN or infinite coordinate; count them.
+
+    Such coordinates (written by some exporters for unknown positions) cannot be
+    reprojected, checked against a CRS or indexed.
+    """
+    geoms = gdf.geometry.to_numpy()
+    if not len(geoms):
+        return gdf
+    coords, index = shapely.get_coordinates(geoms, include_z=True, return_index=True)
+    bad_coord = ~np.isfinite(coords[:, :2]).all(axis=1)
+    if not bad_coord.any():
+        return gdf
+    bad = np.zeros(len(geoms), dtype=bool)
+    bad[np.unique(index[bad_coord])] = True
+    _count(stats, "NaN or infinite coordinates", int(bad.sum()))
+    return gdf.loc[~bad]
+
+
 def output_type(spec: Geometry | None, observed: str | None) -> str:
     """Geometry type written to the store."""
     base = BASE.get(spec.type if spec else (observed or ""), None)

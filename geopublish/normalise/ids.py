@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -11,6 +12,26 @@ import pandas as pd
 from geopublish import kernels
 from geopublish.errors import NormaliseError
 from geopublish.model import HASH_COLUMN, WKB_COLUMN
+
+# Characters an id from producer data may not carry as is: they break HTML, JSON-in-HTML,
+# URLs and logs. Each is written as %XX (its UTF-8 bytes), '%' included, so the encoding is
+# reversible (urllib.parse.unquote) and two different ids never become one.
+UNSAFE_ID = re.compile(r'[\x00-\x1f\x7f-\x9f"<>%\\]')
+
+
+def _percent(match: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in match.group().encode())
+
+
+def safe_ids(ids: pd.Series, stats: dict) -> pd.Series:
+    """``ids`` with unsafe characters percent-encoded; the count is in ``ids_encoded``."""
+    unsafe = ids.str.contains(UNSAFE_ID).fillna(False).to_numpy(dtype=bool)
+    if not unsafe.any():
+        return ids
+    stats["ids_encoded"] = stats.get("ids_encoded", 0) + int(unsafe.sum())
+    out = ids.copy()
+    out[unsafe] = [UNSAFE_ID.sub(_percent, v) for v in ids[unsafe].tolist()]
+    return out
 
 
 def content_hashes(gdf: gpd.GeoDataFrame, fields: list[str]) -> tuple[list[str], np.ndarray]:
@@ -70,16 +91,22 @@ class Identifier:
             parts = gdf[self.id_fields].astype("string")
             nulls = parts.isna().any(axis=1)
             if nulls.any():
-                row = gdf.loc[nulls].iloc[0].drop("geometry").to_dict()
+                row = repr(gdf.loc[nulls, self.id_fields].iloc[0].to_dict())
+                row = row if len(row) <= 200 else row[:197] + "..."
                 raise NormaliseError(
                     f"collection {self.collection!r}: feature_id field(s) {self.id_fields} are "
-                    f"null for {int(nulls.sum())} feature(s), e.g. {row!r}; "
+                    f"null for {int(nulls.sum())} feature(s), e.g. {row}; "
                     "ids must be present (filter with source.where or choose other fields)"
                 )
             ids = _joined(gdf, self.id_fields, "-") if len(self.id_fields) > 1 else parts.iloc[:, 0]
         else:
             ids = gdf[HASH_COLUMN].str.slice(0, 16)
         ids = pd.Series(ids, index=gdf.index).astype("string")
+        encoded = safe_ids(ids, stats) if self.id_fields else ids
+        if encoded is not ids:
+            ids = encoded
+            if self.id_column in self.id_fields:
+                gdf[self.id_column] = ids
         repeated = ids[ids.duplicated().to_numpy() | _seen(ids, self.seen_ids)]
         if len(repeated):
             raise NormaliseError(

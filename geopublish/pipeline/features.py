@@ -16,7 +16,7 @@ from geopublish.faults import crash_point
 from geopublish.model import PublishedLayer
 from geopublish.normalise import crs as crsmod
 from geopublish.normalise.conform import Conformer
-from geopublish.normalise.geometry import clean, output_type
+from geopublish.normalise.geometry import clean, drop_non_finite, output_type
 from geopublish.normalise.ids import Identifier
 from geopublish.pipeline.detect import Detection
 from geopublish.pipeline.kinds import Frames, derived_plan, gtfs_plan, vector_plan
@@ -93,6 +93,7 @@ def stage_features(
                 )
             frame = conformer.apply(raw, origin, stats)
             gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs=raw.crs)
+            gdf = drop_non_finite(gdf, stats)
             geoms = gdf.geometry.to_numpy()
             bounds = tuple(shapely.total_bounds(geoms)) if len(geoms) else (math.nan,) * 4
             if all(math.isfinite(v) for v in bounds):

@@ -281,6 +281,13 @@ class Checks(Strict):
     max_drop_ratio: float = Field(
         0.2, ge=0, le=1, description="Refuse when the count drops by more than this share."
     )
+    max_dropped_ratio: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="First build (nothing published yet): refuse when more than this share "
+        "of the records read were dropped (no geometry, bad coordinates...): a corrupt file.",
+    )
     allow_schema_change: bool = Field(
         False, description="Accept a field removed or retyped versus the published version."
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 import click
 
@@ -26,6 +28,18 @@ class Group(click.Group):
         return None
 
 
+def gdal_log(var_dir: Path) -> None:
+    """Send GDAL's own error lines to ``var/log/gdal.log``; builds read them back per part."""
+    if "CPL_LOG" in os.environ:
+        return
+    folder = var_dir / "log"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    os.environ["CPL_LOG"] = str(folder / "gdal.log")
+
+
 def log_level(verbose: int, quiet: bool) -> int:
     """WARNING by default, INFO with -v, DEBUG with -vv, ERROR with -q."""
     if quiet:
@@ -43,7 +57,11 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     logging.basicConfig(
         level=log_level(verbose, quiet), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    ctx.obj = Context(get_settings())
+    # Library warnings (pyogrio's RuntimeWarnings...) are log lines, not raw stderr text.
+    logging.captureWarnings(True)
+    settings = get_settings()
+    gdal_log(settings.var_dir)
+    ctx.obj = Context(settings)
 
 
 for command in (

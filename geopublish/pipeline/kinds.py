@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -10,15 +11,16 @@ from typing import Any
 import geopandas as gpd
 
 from geopublish.catalog.models import CollectionSpec, Part, metric_crs
-from geopublish.errors import CatalogError
+from geopublish.errors import CatalogError, SourceError
 from geopublish.normalise.boundaries import derive_departements, derive_epci, simplify_coverage
 from geopublish.normalise.gtfs import derive_routes, derive_stops, read_feed
 from geopublish.settings import Settings
-from geopublish.source import Resolved
+from geopublish.source import Resolved, gdal_messages
 from geopublish.source.prepare import prepare_part
 from geopublish.source.vector import iter_batches, layer_info
 from geopublish.store import FeatureStore
 
+LOG = logging.getLogger("geopublish.pipeline")
 Inputs = list[tuple[Part, Resolved]]
 Frames = Iterator[tuple[str, gpd.GeoDataFrame]]
 
@@ -61,17 +63,40 @@ def vector_plan(spec: CollectionSpec, settings: Settings, inputs: Inputs, stats:
 
     def frames() -> Frames:
         try:
-            for p in prepared:
+            for p, info in zip(prepared, infos, strict=True):
+                start = gdal_messages.offset()
                 for gdf in iter_batches(
                     p.part, p.source, cid, settings.batch_size, stats, p.options
                 ):
                     yield p.part.origin, gdf
+                lines = gdal_messages.since(start)
+                read = stats.get("records", {}).get(p.part.origin, 0)
+                declared = int(info.get("features") or -1)
+                # A short read is the error (GDAL's line is its cause); else GDAL's lines are
+                # warnings, logged and kept in the report.
+                check_records(cid, p.part.origin, read, declared, lines[0] if lines else None)
+                for line in lines:
+                    LOG.warning("%s: %s: GDAL: %s", cid, p.part.origin, line)
+                if lines:
+                    stats.setdefault("gdal_messages", {})[p.part.origin] = lines[:5]
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
     encodings = {p.part.origin: p.encoding for p in prepared if p.encoding}
     notes = {"encodings": encodings} if encodings else {}
     return Plan(parts, columns, first.get("geometry_type"), total, frames(), notes)
+
+
+def check_records(
+    collection: str, origin: str, read: int, declared: int, cause: str | None = None
+) -> None:
+    """Fewer records read than the driver declares: the file is truncated or corrupt."""
+    if declared >= 0 and read < declared:
+        why = f" (GDAL: {cause[:200]})" if cause else ""
+        raise SourceError(
+            f"collection {collection!r}: {origin!r}: read {read} of the {declared} records "
+            f"the file declares{why}; it is truncated or corrupt (export or fetch it again)"
+        )
 
 
 def _network(spec: CollectionSpec, part: Part, resolved: Resolved) -> str:

@@ -88,6 +88,7 @@ def prepare_part(part: Resolved, source: Source, collection: str, tmp: Path) -> 
     if suffix in TEXT_TABLES and source.csv is not None or suffix == ".csv":
         return _prepare_csv(part, source, collection, tmp, suffix)
     if suffix == ".shp":
+        _check_shapefile(part, collection)
         return _prepare_dbf(part, source, collection)
     return Prepared(part, source)
 
@@ -129,6 +130,30 @@ def _prepare_csv(
         enc.transcode(stream, name, target, collection, part.origin, declared is not None)
     copy = Resolved(target, str(target), part.origin, None, part.fetched)
     return Prepared(copy, plain, name)
+
+
+def _size(part: Resolved) -> int:
+    if part.member is None:
+        return part.file.stat().st_size
+    with zipfile.ZipFile(part.file) as archive:
+        return archive.getinfo(part.member).file_size
+
+
+def _check_shapefile(part: Resolved, collection: str) -> None:
+    """Refuse a .shp shorter than its header says (GDAL reads its records as no geometry)."""
+    with _open(part) as stream:
+        header = stream.read(100)
+    where = f"collection {collection!r}: shapefile {part.origin!r}"
+    if len(header) < 100 or int.from_bytes(header[:4], "big") != 9994:
+        raise SourceError(f"{where}: not a shapefile (its 100-byte header is missing or wrong)")
+    declared = int.from_bytes(header[24:28], "big") * 2
+    actual = _size(part)
+    if actual < declared:
+        raise SourceError(
+            f"{where} is truncated: its header declares {declared} bytes, the file has "
+            f"{actual} ({actual / declared:.0%}); the geometries past that point are lost. "
+            "Fetch or export the file again"
+        )
 
 
 def _prepare_dbf(part: Resolved, source: Source, collection: str) -> Prepared:

@@ -112,7 +112,10 @@ def iter_batches(
                 int(info.get("features") or -1),
                 options,
             )
+        records = stats.setdefault("records", {})
         for frame in frames:
+            # Rows as the driver returned them, per part (checked against its declared count).
+            records[part.origin] = records.get(part.origin, 0) + len(frame)
             if source.csv is not None:
                 frame = _csv_geometry(frame, source.csv, collection, part, stats)
             elif "geometry" not in frame:

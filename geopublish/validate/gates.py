@@ -74,6 +74,22 @@ def evaluate(
                 f"at least {checks.min_valid_ratio:.0%} required",
             )
         )
+    # Rows as the drivers returned them (CSV rows without coordinates never reach "read").
+    read = sum((stats.get("records") or {}).values()) or stats.get("read", 0)
+    dropped = sum((stats.get("dropped") or {}).values())
+    if previous is None and read:
+        share = dropped / read
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted((stats.get("dropped") or {}).items()))
+        out.append(
+            Finding(
+                "first_build_drops",
+                share <= checks.max_dropped_ratio,
+                f"{dropped} of {read} records read were dropped ({share:.1%}"
+                + (f"; {reasons}" if reasons else "")
+                + f"), at most {checks.max_dropped_ratio:.0%} on a first build "
+                "(checks.max_dropped_ratio)",
+            )
+        )
     if previous is not None:
         before = previous.count
         if before:

@@ -203,7 +203,16 @@ class OutputField(Strict):
 
     name: str = Field(description="Published field name (snake_case).")
     type: FieldType = Field("string", description="Published type.")
-    source: str | None = Field(None, description="Source column; defaults to `name`.")
+    source: str | list[str] | None = Field(
+        None,
+        description="Source column; defaults to `name`. A list names alternatives across "
+        "parts and vintages (`[id_local, idlocal]`): the first one a part has is read.",
+    )
+    optional: bool = Field(
+        False,
+        description="A part without the column gives nulls (counted per part in the report's "
+        "`absent`) instead of an error.",
+    )
     expr: str | None = Field(
         None,
         description='Expression over source columns, e.g. "upper(nom)", '
@@ -222,7 +231,16 @@ class OutputField(Strict):
     def _source_or_expr(self) -> OutputField:
         if self.source and self.expr:
             raise ValueError(f"field {self.name!r}: give `source` or `expr`, not both")
+        if isinstance(self.source, list) and not self.source:
+            raise ValueError(f"field {self.name!r}: `source` lists no column")
         return self
+
+    @property
+    def candidates(self) -> list[str]:
+        """Source columns to look for, in order."""
+        if isinstance(self.source, list):
+            return self.source
+        return [self.source or self.name]
 
 
 class Conform(Strict):

@@ -50,20 +50,39 @@ class Conformer:
                 value = expr.evaluate(tree, frame)
                 raw = value if isinstance(value, pd.Series) else pd.Series(value, index=frame.index)
             else:
-                column = field.source or field.name
-                self._require({column}, columns, origin, where)
-                raw = frame[column]
+                column = next((c for c in field.candidates if c in columns), None)
+                if column is None and field.optional:
+                    absent = stats.setdefault("absent", {}).setdefault(origin, {})
+                    absent[field.name] = absent.get(field.name, 0) + len(frame)
+                    raw = pd.Series(pd.NA, index=frame.index, dtype="string")
+                else:
+                    if column is None:
+                        self._missing(field.candidates, columns, origin, where)
+                    raw = frame[column]
             out[field.name] = cast(raw, field, stats)
         out["geometry"] = frame["geometry"]
         return out
+
+    def _missing(self, names: list[str], columns: list[str], origin: str, where: str) -> None:
+        shown = repr(names[0]) if len(names) == 1 else f"any of {names}"
+        raise NormaliseError(
+            f"collection {self.collection!r}: {where}: column {shown} not found in "
+            f"{origin!r}; its columns are {_short_list(columns)} (mark the field "
+            "`optional: true` if parts may lack it)"
+        )
 
     def _require(self, needed: set[str], columns: list[str], origin: str, where: str) -> None:
         missing = sorted(needed - set(columns))
         if missing:
             raise NormaliseError(
                 f"collection {self.collection!r}: {where}: column {missing[0]!r} not found in "
-                f"{origin!r}; its columns are {columns}"
+                f"{origin!r}; its columns are {_short_list(columns)}"
             )
+
+
+def _short_list(names: list[str], limit: int = 30) -> str:
+    shown = [str(n)[:60] for n in names[:limit]]
+    return f"{shown}" + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _count_failures(raw: pd.Series, out: pd.Series, field: OutputField, stats: dict) -> None:

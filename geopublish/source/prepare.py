@@ -49,7 +49,7 @@ def _open(part: Resolved, member: str | None = None) -> Iterator[BinaryIO]:
             yield handle
     else:
         with zipfile.ZipFile(part.file) as archive:
-            with open_member(archive, member or part.member, part.origin) as handle:
+            with open_member(archive, member or part.member, str(part.file)) as handle:
                 yield handle
 
 
@@ -97,10 +97,10 @@ def _check_archive(part: Resolved, collection: str) -> None:
     try:
         with zipfile.ZipFile(part.file) as archive:
             if part.member is not None:
-                member_info(archive, part.member, part.origin)
+                member_info(archive, part.member, str(part.file))
             else:
                 for info in archive.infolist():
-                    check_size(info, part.origin)
+                    check_size(info, str(part.file))
     except zipfile.BadZipFile as exc:
         raise SourceError(
             f"collection {collection!r}: {part.origin!r} is not a readable zip: {exc}"
@@ -161,7 +161,7 @@ def _prepare_dbf(part: Resolved, source: Source, collection: str) -> Prepared:
     dbf = _sibling(part, ".dbf")
     if dbf is None:
         return Prepared(part, source)
-    origin = f"{part.origin.rsplit('.', 1)[0]}{PurePosixPath(dbf).suffix}"
+    origin = f"{part.origin[: -len(PurePosixPath(_name(part)).suffix)]}{PurePosixPath(dbf).suffix}"
     with _open(part, dbf) as stream:
         try:
             _, _, ldid = enc.dbf_records(stream)

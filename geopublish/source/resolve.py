@@ -137,7 +137,8 @@ def resolve_part(
                 f"collection {collection!r}: source file {str(local)!r} not found{hint} "
                 f"(source root: {settings.source_root})"
             )
-        return Resolved(local, _gdal_path(local, member), str(local), member)
+        origin = f"{local}!{member}" if member else str(local)
+        return Resolved(local, _gdal_path(local, member), origin, member)
     url, url_member = _split_member(part.url)
     member = member or url_member
     if urlparse(url).scheme not in ("http", "https"):
@@ -148,7 +149,8 @@ def resolve_part(
     cache = settings.var_dir / "cache" / collection
     fetched = fetch(url, cache, timeout=settings.http_timeout, collection=collection)
     file = fetched.path
-    return Resolved(file, _gdal_path(file, member), url, member, fetched)
+    origin = f"{url}!{member}" if member else url
+    return Resolved(file, _gdal_path(file, member), origin, member, fetched)
 
 
 def _files(path: Path) -> list[Path]:

@@ -42,7 +42,7 @@ def _zip_error(collection: str, part: Resolved, detail: str) -> SourceError:
         return SourceError(
             f"collection {collection!r}: {part.origin!r} is not a readable zip: {exc}"
         )
-    where = f"collection {collection!r}: {part.origin!r}"
+    where = f"collection {collection!r}: {str(part.file)!r}"
     if part.member is not None:
         return SourceError(
             f"{where}: cannot read member {part.member!r}: {detail}; the archive holds {members}"

@@ -59,9 +59,12 @@ def build_many(
 ) -> Outcome:
     """Build the selected collections; a failure in one does not stop the others.
 
-    With ``skip_unchanged`` a collection whose inputs did not change is not rebuilt.
+    With ``skip_unchanged`` a collection whose inputs did not change is not rebuilt. An
+    upstream pulled in only because a selected layer derives from it is always built that
+    way: building a derived layer never republishes an unchanged upstream as a new version.
     """
     outcome = Outcome()
+    requested = set(ids)
     for spec in catalog.select(ids):
         failed_parent = next(
             (d for d in catalog.dependencies(spec.cid) if d in outcome.errors), None
@@ -80,7 +83,7 @@ def build_many(
                 catalog,
                 force=force,
                 trigger=trigger,
-                skip_unchanged=skip_unchanged,
+                skip_unchanged=skip_unchanged or bool(requested and spec.cid not in requested),
                 progress=step,
                 on_total=total,
             )

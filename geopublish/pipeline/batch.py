@@ -14,7 +14,7 @@ import yaml
 
 from geopublish.catalog import Catalog
 from geopublish.errors import GeopublishError, ValidationFailed
-from geopublish.pipeline.run import run_collection
+from geopublish.pipeline.run import error_line, run_collection
 from geopublish.publish import build_config, cleanup, render_config, write_config
 from geopublish.serve import loaded
 from geopublish.settings import Settings
@@ -90,8 +90,9 @@ def build_many(
         except (GeopublishError, ValidationFailed) as exc:
             outcome.errors[spec.cid] = str(exc)
         except Exception as exc:  # a bug in one layer must not stop the others
-            LOG.exception("%s: unexpected error", spec.cid)
-            outcome.errors[spec.cid] = f"collection {spec.cid!r}: internal error: {exc!r}"
+            # One line for the user; the traceback for whoever debugs it (-vv).
+            LOG.debug("%s: unexpected error", spec.cid, exc_info=True)
+            outcome.errors[spec.cid] = error_line(spec.cid, exc)
         finally:
             done()
     return outcome

@@ -9,7 +9,7 @@ from typing import Any
 from geopublish import parallel
 from geopublish.catalog import Catalog
 from geopublish.catalog.models import CollectionSpec
-from geopublish.errors import LockedError, ValidationFailed
+from geopublish.errors import GeopublishError, LockedError, ValidationFailed
 from geopublish.ledger import Ledger, run_record
 from geopublish.ledger.webhook import notify
 from geopublish.pipeline import swap
@@ -132,10 +132,18 @@ def _locked(
         _close(settings, ledger, report)
         raise
     except Exception as exc:
-        report.finish("failed", str(exc) or type(exc).__name__)
+        report.finish("failed", error_line(cid, exc))
         _close(settings, ledger, report)
         raise
     return report.data
+
+
+def error_line(cid: str, exc: BaseException) -> str:
+    """The one line recorded for a failure; a bug is an internal error naming the layer."""
+    if isinstance(exc, GeopublishError):
+        return str(exc) or type(exc).__name__
+    text = repr(exc)
+    return f"collection {cid!r}: internal error: {text if len(text) <= 300 else text[:297] + '...'}"
 
 
 def _close(settings: Settings, ledger: Ledger, report: Report) -> None:

@@ -63,16 +63,30 @@ def _snippet(data: bytes, start: int, end: int) -> bytes:
     return data[first:last].rstrip(b"\r")
 
 
+class DecodeFailed(SourceError):
+    """Bytes that do not decode; ``offset`` is where they start in the input."""
+
+    offset: int = 0
+
+
 def decode_error(
-    collection: str, origin: str, row: int, bad: bytes, encoding: str, declared: bool
-) -> SourceError:
+    collection: str,
+    origin: str,
+    row: int,
+    bad: bytes,
+    encoding: str,
+    declared: bool,
+    offset: int = 0,
+) -> DecodeFailed:
     """The one line for bytes that do not decode with ``encoding``."""
     how = "declared source.encoding" if declared else "detected encoding"
-    return SourceError(
+    error = DecodeFailed(
         f"collection {collection!r}: {origin!r} row {row}: bytes {bad!r} are not valid "
         f"{encoding!r} (the {how}); set source.encoding to the file's encoding "
         "(e.g. 'cp1252', 'latin1', 'utf-16')"
     )
+    error.offset = offset
+    return error
 
 
 def decoded(
@@ -81,18 +95,20 @@ def decoded(
     """Decode ``stream`` chunk by chunk; a bad byte raises the line naming its row."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     rows = 1
+    consumed = 0
     while True:
         chunk = stream.read(CHUNK)
         try:
             text = decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
             good = exc.object[: exc.start]
-            try:
-                rows += decoder.__class__(errors="ignore").decode(good, final=True).count("\n")
-            except UnicodeDecodeError:  # pragma: no cover - "ignore" does not raise
-                pass
+            rows += decoder.__class__(errors="ignore").decode(good, final=True).count("\n")
             bad = _snippet(exc.object, exc.start, exc.end)
-            raise decode_error(collection, origin, rows, bad, encoding, declared) from exc
+            offset = consumed + exc.start - (len(exc.object) - len(chunk))
+            raise decode_error(
+                collection, origin, rows, bad, encoding, declared, max(offset, 0)
+            ) from exc
+        consumed += len(chunk)
         rows += text.count("\n")
         if text:
             yield text
@@ -151,7 +167,10 @@ def confirm_dbf(
                 decoder_cls(errors="strict").decode(record, final=True)
             except UnicodeDecodeError as exc:
                 bad = _snippet(record, exc.start, exc.end)
-                raise decode_error(collection, origin, row, bad, encoding, declared) from exc
+                offset = header + (row - 1) * length + exc.start
+                raise decode_error(
+                    collection, origin, row, bad, encoding, declared, offset
+                ) from exc
 
 
 def dbf_sample(stream: BinaryIO) -> bytes:
@@ -159,6 +178,12 @@ def dbf_sample(stream: BinaryIO) -> bytes:
     header, _, _ = dbf_records(stream)
     stream.seek(header)
     return stream.read(SAMPLE)
+
+
+def sample_at(stream: BinaryIO, offset: int) -> bytes:
+    """A detection sample around ``offset`` (where a first guess failed)."""
+    stream.seek(max(offset - SAMPLE // 8, 0))
+    return stream.read(SAMPLE // 4)
 
 
 def read_sample(stream: BinaryIO) -> bytes:

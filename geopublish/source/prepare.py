@@ -120,16 +120,28 @@ def _prepare_csv(
                 f"collection {collection!r}: {part.origin!r}: cannot tell the text "
                 "encoding; set source.encoding (e.g. 'cp1252', 'latin1', 'utf-16')"
             )
-        stream.seek(0)
         plain = source.model_copy(update={"encoding": None})
-        if name in enc.UTF8:
-            enc.confirm(stream, name, collection, part.origin, declared is not None)
-            return Prepared(part, plain, name)
         digest = hashlib.sha1(part.origin.encode()).hexdigest()[:12]
         target = tmp / f"{digest}{suffix}"
-        enc.transcode(stream, name, target, collection, part.origin, declared is not None)
-    copy = Resolved(target, str(target), part.origin, None, part.fetched)
-    return Prepared(copy, plain, name)
+
+        def convert(name: str) -> Prepared:
+            stream.seek(0)
+            if name in enc.UTF8:
+                enc.confirm(stream, name, collection, part.origin, declared is not None)
+                return Prepared(part, plain, name)
+            enc.transcode(stream, name, target, collection, part.origin, declared is not None)
+            return Prepared(Resolved(target, str(target), part.origin, None, part.fetched),
+                            plain, name)  # fmt: skip
+
+        try:
+            return convert(name)
+        except enc.DecodeFailed as exc:
+            # The sample fitted, a later byte does not (accents only past the first rows):
+            # guess again where it failed; that guess is confirmed on every byte in turn.
+            again = None if declared else enc.detect(enc.sample_at(stream, exc.offset))
+            if again is None or again == name:
+                raise
+            return convert(again)
 
 
 def _size(part: Resolved) -> int:
@@ -174,6 +186,14 @@ def _prepare_dbf(part: Resolved, source: Source, collection: str) -> Prepared:
         if name is None:
             return Prepared(part, source)
         stream.seek(0)
-        enc.confirm_dbf(stream, name, collection, origin, declared is not None)
+        try:
+            enc.confirm_dbf(stream, name, collection, origin, declared is not None)
+        except enc.DecodeFailed as exc:
+            again = None if declared else enc.detect(enc.sample_at(stream, exc.offset))
+            if again is None or again == name:
+                raise
+            name = again
+            stream.seek(0)
+            enc.confirm_dbf(stream, name, collection, origin, False)
     plain = source.model_copy(update={"encoding": None})
     return Prepared(part, plain, name, {"ENCODING": enc.gdal_name(name)})

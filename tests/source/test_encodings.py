@@ -32,10 +32,11 @@ def spec(path: str, csv: dict | None, **source: object) -> dict:
 
 
 def csv_text(names: list[str]) -> str:
-    rows = [f"{i};{n};{3 + i / 10};43.5" for i, n in enumerate(names, 1)]
+    rows = [f"{i};{n};{3 + (i % 1000) / 1000};43.5" for i, n in enumerate(names, 1)]
     return "code;nom;lon;lat\r\n" + "\r\n".join(rows) + "\r\n"
 
 
+LATE = [f"Rue numero {i} du quartier nord" for i in range(12_000)]
 CSV_GEOMETRY = {"x": "lon", "y": "lat", "delimiter": ";"}
 CASES = {
     # id: (file, bytes, names, reported)
@@ -43,11 +44,14 @@ CASES = {
     "cp1252_csv": ("cp1252.csv", "cp1252", NAMES + WIN, "cp1252"),
     "utf8_bom_csv": ("bom.csv", "utf-8-sig", NAMES + WIN, "utf-8-sig"),
     "utf16_csv": ("utf16.csv", "utf-16", NAMES + WIN, "utf-16"),
+    # accents only past the detection sample: the first guess (UTF-8) fails, the second fits
+    "late_latin1_csv": ("late.csv", "latin-1", LATE + NAMES, "cp1252"),
 }
 DBFS = {
     "latin1_dbf": ("latin1/l.shp", "latin-1", NAMES, "cp1252"),
     "cp1252_dbf": ("cp1252/w.shp", "cp1252", NAMES + WIN, "cp1252"),
     "utf8_dbf": ("utf8/u.shp", "utf-8", NAMES + WIN, "utf-8"),
+    "late_cp1252_dbf": ("late/l.shp", "cp1252", LATE[:4000] + WIN, "cp1252"),
 }
 
 
@@ -56,7 +60,7 @@ def write_dbf_without_encoding(path: Path, names: list[str], encoding: str) -> N
     path.parent.mkdir(parents=True)
     gdf = gpd.GeoDataFrame(
         {"code": [str(i) for i in range(1, len(names) + 1)], "nom": names},
-        geometry=[shapely.Point(3 + i / 10, 43.5) for i in range(1, len(names) + 1)],
+        geometry=[shapely.Point(3 + (i % 1000) / 1000, 43.5) for i in range(1, len(names) + 1)],
         crs="EPSG:4326",
     )
     gdal = {"latin-1": "ISO-8859-1", "cp1252": "CP1252", "utf-8": "UTF-8"}[encoding]

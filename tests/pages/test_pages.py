@@ -112,6 +112,10 @@ PAGES = [
     ("/conformance?f=html", None),
     ("/openapi?f=html", "#gp-openapi[data-state=ready]"),
     ("/collections/nope?f=html", None),
+    ("/TileMatrixSets?f=html", None),
+    ("/TileMatrixSets/WebMercatorQuad?f=html", None),
+    ("/processes?f=html", None),
+    ("/jobs?f=html", None),
 ] + [(item_path("hostile", h["ref"]), "#gp-map[data-state=ready]") for h in HOSTILE]
 
 
@@ -122,6 +126,11 @@ def served_title(url: str) -> str:
     response = requests.get(url, timeout=30)
     assert response.status_code == (404 if "/nope" in url else 200)
     text = response.text
+    # No inline script: every script is a file of this service (the CSP allows nothing else).
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", text) == []
+    assert all(
+        src.startswith("/assets/") for src in re.findall(r'<script[^>]*\bsrc="([^"]*)"', text)
+    )
     return html.unescape(re.search(r"<title>(.*?)</title>", text, re.S).group(1)).strip()
 
 

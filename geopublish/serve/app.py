@@ -28,7 +28,7 @@ loaded.record(SETTINGS.var_dir, SETTINGS.pygeoapi_config)
 install(APP, SETTINGS.cache_control)
 install_feed(APP, SETTINGS, CONFIG)
 assets.install(APP, SETTINGS.project_dir / "assets")
-pages.install(APP)
+pages.install(APP, CONFIG)
 
 
 def _collection_dir(base: Path, cid: str) -> Path:

@@ -64,8 +64,12 @@ def make_site(root: Path, data: Path, store: str, dsn: str | None) -> dict:
     specs = root / "collections"
     (specs / "admin").mkdir(parents=True)
     (specs / "test").mkdir()
-    departements = REPO / "collections/admin/departements.yml"
-    (specs / "admin/departements.yml").write_text(departements.read_text())
+    (specs / "backgrounds").mkdir()
+    copied = ["admin/departements"]
+    if store == "gpkg":  # rasters are COG files on every store: their relief is tested once
+        copied += ["backgrounds/dem_cevennes", "backgrounds/hillshade_cevennes"]
+    for spec in copied:
+        (specs / f"{spec}.yml").write_text((REPO / f"collections/{spec}.yml").read_text())
     (specs / "test/hostile.yml").write_text(yaml.safe_dump(hostile_spec(source)))
     extra = {"GEOPUBLISH_COLLECTIONS_DIR": str(specs), "GEOPUBLISH_STORE": store}
     schema = None
@@ -88,7 +92,7 @@ def site(request, shared_data, tmp_path_factory):
     )
     server = Server(built["env"])
     browser = Browser(server.url)
-    yield {"url": server.url, "browser": browser, "env": built["env"]}
+    yield {"url": server.url, "browser": browser, "env": built["env"], "store": request.param}
     browser.quit()
     server.stop()
     if built["schema"]:
@@ -106,6 +110,7 @@ PAGES = [
     ("/collections/departements/items?f=html&limit=5", "#gp-map[data-state=ready]"),
     ("/collections/departements/items/34?f=html", "#gp-map[data-state=ready]"),
     ("/collections/hostile?f=html", "#gp-map[data-state=ready]"),
+    ("/collections/hillshade_cevennes?f=html", "#gp-map[data-state=ready]"),
     ("/collections/hostile/items?f=html", "#gp-map[data-state=ready]"),
     ("/collections/departements/queryables?f=html", None),
     ("/collections/departements/schema?f=html", None),
@@ -136,6 +141,8 @@ def served_title(url: str) -> str:
 
 @pytest.mark.parametrize("path, ready", PAGES, ids=[p for p, _ in PAGES])
 def test_page_works_offline_and_nothing_hostile_runs(site, path, ready):
+    if "hillshade" in path and site["store"] != "gpkg":
+        pytest.skip("rasters are files on every store: their pages are tested on the gpkg site")
     browser = site["browser"]
     visit = browser.visit(site["url"] + path, wait_for=ready)
     outside = [
@@ -249,3 +256,31 @@ def test_config_names_the_templates_relative_to_the_project(site):
         assert path == "geopublish/serve/templates"
         assert (REPO / path / "_base.html").is_file()
         assert "openstreetmap" not in json.dumps(config["server"]["map"])
+
+
+def test_relief_is_drawn_from_the_served_hillshade(site):
+    import numpy as np
+
+    if site["store"] != "gpkg":
+        pytest.skip("rasters are files on every store: the relief is tested on the gpkg site")
+    info = requests.get(f"{site['url']}/backgrounds/hillshade_cevennes", timeout=30).json()
+    west, south, east, north = info["bbox"]
+    assert 3.0 < west < east < 4.5 and 43.5 < south < north < 45.0  # the Cévennes, in lon/lat
+    png = requests.get(f"{site['url']}/backgrounds/hillshade_cevennes.png", timeout=60)
+    assert png.status_code == 200 and png.headers["Content-Type"] == "image/png"
+    assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert requests.get(f"{site['url']}/backgrounds/departements", timeout=30).status_code == 404
+    browser = site["browser"]
+    browser.visit(
+        f"{site['url']}/collections/hillshade_cevennes?f=html", wait_for="#gp-map[data-state=ready]"
+    )
+    pixels = browser.element_pixels("#gp-map").astype(int)
+    grey = (np.abs(pixels[..., 0] - pixels[..., 1]) < 10) & (
+        np.abs(pixels[..., 1] - pixels[..., 2]) < 10
+    )
+    plain = np.zeros(grey.shape, bool)
+    for rgb in ((0xF4, 0xF6, 0xF8), (0xDD, 0xE3, 0xE8)):  # bare map, boundary fill
+        plain |= np.abs(pixels - np.array(rgb)).sum(axis=2) < 8
+    shaded = grey & ~plain
+    assert shaded.sum() > 0.2 * grey.size, shaded.sum() / grey.size
+    assert len(np.unique(pixels[shaded], axis=0)) > 50  # relief, not one flat colour

@@ -1,5 +1,5 @@
-/* geopublish pages: maps drawn with Leaflet over the service's own boundary layers (no tile
-   server, no internet), and the API page's list of operations.
+/* geopublish pages: maps drawn with Leaflet over the service's own boundary layers and relief
+   (no tile server, no internet), and the API page's list of operations.
    Every value comes from JSON in an HTML-escaped data- attribute, is read with JSON.parse and
    reaches the page only as text (textContent) or as a URL built from encoded parts: nothing a
    producer wrote is ever parsed as HTML or run as code. */
@@ -40,9 +40,33 @@
     return Promise.all(requests);
   }
 
+  function relief(spec, map) {
+    var requests = (spec.relief || []).map(function (cid) {
+      var url = spec.root + "/backgrounds/" + segment(cid);
+      return fetch(url)
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (info) {
+          if (!info) { return; }
+          var b = info.bbox;
+          var image = new URL(String(info.image), new URL(url, window.location.href)).href;
+          var bounds = [[b[1], b[0]], [b[3], b[2]]];
+          var overlay = L.imageOverlay(image, bounds, { pane: "gp-relief", opacity: 0.55, interactive: false });
+          return new Promise(function (resolve) {
+            overlay.on("load error", resolve);
+            overlay.addTo(map);
+          });
+        })
+        .catch(function () { return null; });
+    });
+    return Promise.all(requests);
+  }
+
   function drawMap(el) {
     var spec = JSON.parse(el.getAttribute("data-map"));
     var map = L.map(el, { zoomSnap: 0.25, maxZoom: 19 });
+    // Boundaries at the bottom, the relief over their fill, the features above both.
+    map.createPane("gp-boundaries").style.zIndex = 300;
+    map.createPane("gp-relief").style.zIndex = 350;
     map.attributionControl.setPrefix("Leaflet");
     if (spec.attribution) {
       map.attributionControl.addAttribution(String(spec.attribution).replace(/[&<>"']/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; }));
@@ -69,13 +93,13 @@
     }
     if (bounds) { map.fitBounds(bounds, { maxZoom: 14, padding: [12, 12] }); }
 
-    background(spec).then(function (collections) {
+    Promise.all([background(spec), relief(spec, map)]).then(function (loaded) {
+      var collections = loaded[0];
       collections.forEach(function (fc) {
         if (fc && fc.features) {
-          L.geoJSON(fc, { style: function () { return BACKGROUND; }, interactive: false }).addTo(back);
+          L.geoJSON(fc, { pane: "gp-boundaries", style: function () { return BACKGROUND; }, interactive: false }).addTo(back);
         }
       });
-      back.bringToBack();
       if (!bounds && back.getLayers().length) { map.fitBounds(back.getBounds()); }
       if (!bounds && !back.getLayers().length) { map.setView([0, 0], 1); }
       el.setAttribute("data-state", "ready");

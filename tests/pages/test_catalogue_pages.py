@@ -32,9 +32,8 @@ def catalogue_pages(api: str) -> list[tuple[str, str | None, bool]]:
             first = requests.get(
                 f"{api}/collections/{cid}/items", params={"f": "json", "limit": 1}, timeout=60
             ).json()["features"][0]
-            pages.append(
-                (f"/collections/{cid}/items/{quote(str(first['id']), safe='')}?f=html", ready)
-            )
+            item = f"/collections/{cid}/items/{quote(str(first['id']), safe='')}?f=html"
+            pages.append((item, ready, False))
     return pages
 
 

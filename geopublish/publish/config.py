@@ -22,6 +22,8 @@ from geopublish.publish.coverages import coverage_resource
 from geopublish.settings import Settings
 
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+# geopublish's own HTML templates (French, escaped in every context, no CDN), beside serve/.
+TEMPLATES = Path(__file__).resolve().parents[1] / "serve" / "templates"
 
 
 def crs_uri(value: str) -> str:
@@ -197,6 +199,13 @@ def raster_resource(spec: CollectionSpec, layer: PublishedLayer, settings: Setti
     return resource
 
 
+def templates_path(project_dir: Path) -> str:
+    """The templates folder as the config writes it: relative to the project when inside it."""
+    if TEMPLATES.is_relative_to(project_dir):
+        return TEMPLATES.relative_to(project_dir).as_posix()
+    return str(TEMPLATES)
+
+
 def build_config(
     specs: list[CollectionSpec], layers: dict[str, PublishedLayer], settings: Settings
 ) -> dict[str, Any]:
@@ -213,6 +222,7 @@ def build_config(
         "encoding": "utf-8",
         "cors": True,
         "admin": False,
+        "templates": {"path": templates_path(settings.project_dir)},
         **service.get("server", {}),
     }
     resources: dict[str, Any] = {}

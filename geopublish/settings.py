@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         return self.var_dir / "reports"
 
     @property
+    def downloads_dir(self) -> Path:
+        """Folder of the whole-layer downloads, one sub-folder per collection and build."""
+        return self.var_dir / "downloads"
+
+    @property
     def public_url(self) -> str:
         """The URL clients see."""
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -14,6 +14,7 @@ from geopublish.ledger import Ledger, run_record
 from geopublish.ledger.webhook import notify
 from geopublish.pipeline import swap
 from geopublish.pipeline.detect import Detection, detect
+from geopublish.pipeline.downloads import make_downloads
 from geopublish.pipeline.features import build_features
 from geopublish.pipeline.raster import build_raster
 from geopublish.pipeline.report import Report
@@ -111,6 +112,12 @@ def _locked(
                 spec, settings, stores.features, detection, report, force, progress, on_total
             )
         store = stores.of(spec)
+        try:
+            if not spec.is_raster:
+                report.data["downloads"] = make_downloads(settings, stores.features, staged, layer)
+        except BaseException:
+            store.discard(staged)
+            raise
         report.finish("published")  # what the journal keeps, should the run die after the swap
         try:
             swap.publish(ledger, store, staged, layer, report.data, detection.state)

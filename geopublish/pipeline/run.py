@@ -9,13 +9,14 @@ from typing import Any
 from geopublish import parallel
 from geopublish.catalog import Catalog
 from geopublish.catalog.models import CollectionSpec
-from geopublish.errors import LockedError, ValidationFailed
+from geopublish.errors import LockedError, SourceError, ValidationFailed
 from geopublish.ledger import Ledger, run_record
 from geopublish.ledger.webhook import notify
 from geopublish.pipeline import swap
 from geopublish.pipeline.detect import Detection, detect
 from geopublish.pipeline.downloads import make_downloads
 from geopublish.pipeline.features import build_features
+from geopublish.pipeline.quality import score
 from geopublish.pipeline.raster import build_raster
 from geopublish.pipeline.report import Report
 from geopublish.settings import Settings
@@ -69,6 +70,7 @@ def run_collection(
                 )  # fmt: skip
             finally:
                 ledger.runs.end()
+                score(spec, settings, stores)
     except LockedError as exc:
         report.finish("failed", str(exc))
         ledger.runs.append(run_record(report.data))
@@ -139,6 +141,7 @@ def _locked(
         _close(settings, ledger, report)
         raise
     except Exception as exc:
+        report.data["source_ok"] = not isinstance(exc, SourceError)
         report.finish("failed", str(exc) or type(exc).__name__)
         _close(settings, ledger, report)
         raise

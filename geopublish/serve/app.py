@@ -14,7 +14,7 @@ from flask import Response, abort
 from pygeoapi.flask_app import APP, CONFIG
 
 from geopublish.ledger import Reports
-from geopublish.serve import assets, downloads, loaded, quality
+from geopublish.serve import assets, catalogue, downloads, loaded, quality
 from geopublish.serve.coverages import install as install_coverage_schema
 from geopublish.serve.feed import install_feed
 from geopublish.serve.http import install
@@ -29,6 +29,7 @@ install_feed(APP, SETTINGS, CONFIG)
 assets.install(APP, SETTINGS.project_dir / "assets")
 downloads.install(APP, SETTINGS, CONFIG)
 quality.install(APP, SETTINGS, CONFIG)
+catalogue.install(APP, SETTINGS)
 
 
 def _reports(cid: str) -> Reports:

@@ -11,7 +11,7 @@ from geopublish.catalog import Catalog
 from geopublish.catalog.models import CollectionSpec
 from geopublish.errors import LockedError, SourceError, ValidationFailed
 from geopublish.ledger import Ledger, run_record
-from geopublish.ledger.webhook import notify
+from geopublish.ledger.webhook import notifier
 from geopublish.pipeline import swap
 from geopublish.pipeline.detect import Detection, detect
 from geopublish.pipeline.downloads import make_downloads
@@ -126,6 +126,7 @@ def _locked(
         except BaseException:
             store.discard(staged)
             raise
+        announce(settings, "published", run_record(report.data))
     except ValidationFailed as exc:
         report.data["gates"] = exc.findings
         report.finish("refused", str(exc))
@@ -154,5 +155,21 @@ def _close(settings: Settings, ledger: Ledger, report: Report) -> None:
     record = run_record(report.data)
     ledger.runs.append(record)
     LOG.info("%s: %s: %s", record["collection"], record["outcome"], record.get("error"))
-    report_url = f"{settings.public_url}/reports/{record['collection']}"
-    notify(settings.webhook_url, {**record, "report": report_url})
+    announce(settings, record["outcome"], record)
+
+
+def announce(settings: Settings, kind: str, record: dict[str, Any]) -> None:
+    """Queue the CloudEvent of a run (published, refused, failed, rollback); never waits."""
+    cid = record["collection"]
+    base = settings.public_url
+    data = {
+        **record,
+        "report": f"{base}/reports/{cid}",
+        "collection_url": f"{base}/collections/{cid}",
+    }
+    try:
+        notifier(settings.var_dir, settings.webhook_url, settings.webhook_secret).emit(
+            kind, f"{base}/collections/{cid}", cid, data
+        )
+    except Exception as exc:  # a notification must never fail the run
+        LOG.warning("%s: event %s not queued: %s", cid, kind, exc)

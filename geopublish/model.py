@@ -29,6 +29,9 @@ POSTGIS_PROVIDER = "geopublish.serve.postgis_provider.PostGISProvider"
 # Collection ids a GeoPackage reserves for itself (tables, triggers, R-tree indexes).
 RESERVED_PREFIXES = ("gpkg", "sqlite_", "rtree_")
 StoreKind = Literal["gpkg", "postgis", "raster"]
+# Whole-layer downloads: publish/ writes <root>/<collection>/<build_id>/ with this manifest
+# (file name, media type, size, SHA-256 per format suffix); serve/ reads it for the served build.
+DOWNLOADS_MANIFEST = "manifest.json"
 
 
 def version_table(collection: str, number: int) -> str:

@@ -67,7 +67,12 @@ class Settings(BaseSettings):
     )
     keep_versions: int = Field(5, description="Published versions kept per layer for rollback.")
     webhook_url: str | None = Field(
-        None, description="POSTed a JSON run record when a build or refresh is refused or fails."
+        None,
+        description="Webhooks (comma-separated) POSTed a CloudEvents 1.0 event at each "
+        "publication, refusal, failure and rollback.",
+    )
+    webhook_secret: str | None = Field(
+        None, description="HMAC-SHA256 key signing each event (X-Geopublish-Signature)."
     )
     watch_interval: float = Field(
         10.0, description="Seconds between the scheduler's checks for new or edited specs."
@@ -114,6 +119,11 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         """Folder of JSON build reports."""
         return self.var_dir / "reports"
+
+    @property
+    def downloads_dir(self) -> Path:
+        """Folder of the whole-layer downloads, one sub-folder per collection and build."""
+        return self.var_dir / "downloads"
 
     @property
     def public_url(self) -> str:

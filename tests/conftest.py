@@ -41,3 +41,7 @@ def api(built: dict):
     server = Server(built["env"])
     yield server.url
     server.stop()
+
+
+from pgsupport import postgis_dsn  # noqa: E402, F401  (session fixture of pg_site)
+from qualitysupport import pg_site  # noqa: E402, F401

@@ -17,6 +17,7 @@ from geopublish.ledger.files import read_json, write_json
 from geopublish.procs import other_alive
 
 KEEP_RUNS = 1000
+VALIDITY_KEYS = ("valid_as_read", "checked_geometries", "repaired")
 RUN_KEYS = (
     "build_id",
     "collection",
@@ -28,6 +29,7 @@ RUN_KEYS = (
     "version",
     "error",
     "note",
+    "source_ok",
 )
 
 
@@ -136,6 +138,7 @@ def run_record(report: dict[str, Any]) -> dict[str, Any]:
     record["counts"] = {
         "read": features.get("read", 0),
         "written": features.get("written", 0),
+        **{k: features[k] for k in VALIDITY_KEYS if k in features},
         **(report.get("changes") or {}),
     }
     if report.get("gates"):

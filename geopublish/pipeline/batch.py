@@ -16,6 +16,7 @@ from geopublish.catalog import Catalog
 from geopublish.errors import GeopublishError, ValidationFailed
 from geopublish.pipeline.run import error_line, run_collection
 from geopublish.publish import build_config, cleanup, render_config, write_config
+from geopublish.publish.catalogue import write_catalogue
 from geopublish.serve import loaded
 from geopublish.settings import Settings
 from geopublish.store import Stores
@@ -113,6 +114,7 @@ def publish_api(catalog: Catalog, settings: Settings, stores: Stores) -> int:
     cleanup(settings)
     if _written(settings) != render_config(config) or not settings.openapi.is_file():
         write_config(config, settings)
+    write_catalogue(specs, layers, settings, {"metadata": config["metadata"]})
     if loaded.loaded(settings.var_dir) != loaded.digest(settings.pygeoapi_config):
         reload_server(settings)
     return len(config["resources"])

@@ -9,12 +9,14 @@ from typing import Any
 from geopublish import parallel
 from geopublish.catalog import Catalog
 from geopublish.catalog.models import CollectionSpec
-from geopublish.errors import GeopublishError, LockedError, ValidationFailed
+from geopublish.errors import GeopublishError, LockedError, SourceError, ValidationFailed
 from geopublish.ledger import Ledger, run_record
-from geopublish.ledger.webhook import notify
+from geopublish.ledger.webhook import notifier
 from geopublish.pipeline import swap
 from geopublish.pipeline.detect import Detection, detect
+from geopublish.pipeline.downloads import make_downloads
 from geopublish.pipeline.features import build_features
+from geopublish.pipeline.quality import score
 from geopublish.pipeline.raster import build_raster
 from geopublish.pipeline.report import Report
 from geopublish.settings import Settings
@@ -68,6 +70,7 @@ def run_collection(
                 )  # fmt: skip
             finally:
                 ledger.runs.end()
+                score(spec, settings, stores)
     except LockedError as exc:
         report.finish("failed", str(exc))
         ledger.runs.append(run_record(report.data))
@@ -111,12 +114,19 @@ def _locked(
                 spec, settings, stores.features, detection, report, force, progress, on_total
             )
         store = stores.of(spec)
+        try:
+            if not spec.is_raster:
+                report.data["downloads"] = make_downloads(settings, stores.features, staged, layer)
+        except BaseException:
+            store.discard(staged)
+            raise
         report.finish("published")  # what the journal keeps, should the run die after the swap
         try:
             swap.publish(ledger, store, staged, layer, report.data, detection.state)
         except BaseException:
             store.discard(staged)
             raise
+        announce(settings, "published", run_record(report.data))
     except ValidationFailed as exc:
         report.data["gates"] = exc.findings
         report.finish("refused", str(exc))
@@ -132,6 +142,7 @@ def _locked(
         _close(settings, ledger, report)
         raise
     except Exception as exc:
+        report.data["source_ok"] = not isinstance(exc, SourceError)
         report.finish("failed", error_line(cid, exc))
         _close(settings, ledger, report)
         raise
@@ -152,5 +163,21 @@ def _close(settings: Settings, ledger: Ledger, report: Report) -> None:
     record = run_record(report.data)
     ledger.runs.append(record)
     LOG.info("%s: %s: %s", record["collection"], record["outcome"], record.get("error"))
-    report_url = f"{settings.public_url}/reports/{record['collection']}"
-    notify(settings.webhook_url, {**record, "report": report_url})
+    announce(settings, record["outcome"], record)
+
+
+def announce(settings: Settings, kind: str, record: dict[str, Any]) -> None:
+    """Queue the CloudEvent of a run (published, refused, failed, rollback); never waits."""
+    cid = record["collection"]
+    base = settings.public_url
+    data = {
+        **record,
+        "report": f"{base}/reports/{cid}",
+        "collection_url": f"{base}/collections/{cid}",
+    }
+    try:
+        notifier(settings.var_dir, settings.webhook_url, settings.webhook_secret).emit(
+            kind, f"{base}/collections/{cid}", cid, data
+        )
+    except Exception as exc:  # a notification must never fail the run
+        LOG.warning("%s: event %s not queued: %s", cid, kind, exc)

@@ -19,6 +19,7 @@ from geopublish.faults import crash_point
 from geopublish.model import GPKG_PROVIDER, POSTGIS_PROVIDER, QUERYABLES_KEY, PublishedLayer
 from geopublish.procs import other_alive
 from geopublish.publish.coverages import coverage_resource
+from geopublish.publish.downloads import FORMATS
 from geopublish.settings import Settings
 
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -127,15 +128,15 @@ def feature_resource(
             "href": f"{base}/reports/{spec.cid}",
         },
     ]
-    if layer.store == "gpkg":  # the served file itself; PostGIS layers have no file to hand out
-        links.append(
-            {
-                "type": "application/geopackage+sqlite3",
-                "rel": "enclosure",
-                "title": "Download the whole layer (GeoPackage)",
-                "href": f"{base}/downloads/{spec.cid}.gpkg",
-            }
-        )
+    links.extend(
+        {
+            "type": fmt.media_type,
+            "rel": "enclosure",
+            "title": f"Télécharger toute la couche ({fmt.title})",
+            "href": f"{base}/downloads/{spec.cid}.{fmt.suffix}",
+        }
+        for fmt in FORMATS
+    )
     if spec.licence.url:
         links.insert(
             0,

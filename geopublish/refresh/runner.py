@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from geopublish.catalog import Catalog
 from geopublish.errors import StoreError
-from geopublish.ledger import Ledger
+from geopublish.ledger import Ledger, run_record
 from geopublish.pipeline import swap
 from geopublish.pipeline.batch import Outcome, ProgressFactory, build_many, no_progress, publish_api
 from geopublish.pipeline.report import Report
+from geopublish.pipeline.run import announce
 from geopublish.settings import Settings
 from geopublish.store import Stores
 
@@ -78,4 +79,5 @@ def rollback(
         report.finish("published")
         swap.rollback(ledger, store, target, report.data)
     publish_api(catalog, settings, stores)
+    announce(settings, "rollback", run_record(report.data))
     return report.data

@@ -13,6 +13,7 @@ import logging
 import os
 from pathlib import Path
 
+import requests
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -22,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from geopublish.catalog import Catalog, load_catalog
 from geopublish.catalog.models import CollectionSpec
 from geopublish.errors import CatalogError
+from geopublish.pipeline.quality import score
 from geopublish.refresh.runner import refresh_pass
 from geopublish.settings import Settings
 from geopublish.store import Stores
@@ -44,6 +46,15 @@ def trigger_for(spec: CollectionSpec) -> BaseTrigger | None:
             f"collection {spec.cid!r}: refresh.cron: {refresh.cron!r} is not a cron "
             f"expression ({exc}); expected five fields, e.g. '0 3 * * 1'"
         ) from exc
+
+
+def probe(settings: Settings, cid: str) -> bool:
+    """Whether the service answers its own first page of a layer."""
+    url = f"{settings.public_url}/collections/{cid}?f=json"
+    try:
+        return requests.get(url, timeout=30).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
@@ -73,6 +84,8 @@ class RefreshScheduler:
         self.scheduler.add_job(
             self.sync, IntervalTrigger(seconds=self.settings.watch_interval), id="__watch__"
         )
+        # Scores at least daily, with a probe of the service: hourly checks feed availability.
+        self.scheduler.add_job(self.score, IntervalTrigger(hours=1), id="__scores__")
         if self.parent is not None:
             self.scheduler.add_job(self._orphaned, IntervalTrigger(seconds=2), id="__parent__")
         self.scheduler.start()
@@ -117,6 +130,11 @@ class RefreshScheduler:
         LOG.info("scheduled refreshes: %s", sorted(wanted))
         if refresh:
             self.refresh((), "spec-change")
+
+    def score(self) -> None:
+        """Probe the service for each layer and record its scores (never raises)."""
+        for spec in self.catalog.select():
+            score(spec, self.settings, self.stores, probe=probe(self.settings, spec.cid))
 
     def refresh(self, ids: tuple[str, ...], trigger: str) -> None:
         """One refresh pass; errors are logged (and recorded in the history), never raised."""

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-from flask import Response, abort, send_file
+from flask import Response, abort
 from pygeoapi.flask_app import APP, CONFIG
 
 from geopublish.ledger import Reports
-from geopublish.serve import assets, loaded, pages
+from geopublish.serve import assets, catalogue, downloads, loaded, pages, quality
 from geopublish.serve.coverages import install as install_coverage_schema
 from geopublish.serve.feed import install_feed
 from geopublish.serve.http import install
@@ -29,12 +28,9 @@ install(APP, SETTINGS.cache_control)
 install_feed(APP, SETTINGS, CONFIG)
 assets.install(APP, SETTINGS.project_dir / "assets")
 pages.install(APP, CONFIG)
-
-
-def _collection_dir(base: Path, cid: str) -> Path:
-    if not SAFE_ID.match(cid):
-        abort(404)
-    return base / cid
+downloads.install(APP, SETTINGS, CONFIG)
+quality.install(APP, SETTINGS, CONFIG)
+catalogue.install(APP, SETTINGS)
 
 
 def _reports(cid: str) -> Reports:
@@ -60,23 +56,6 @@ def report_history(cid: str) -> Response:
         abort(404)
     runs = reports.history()
     return Response(json.dumps(runs, ensure_ascii=False), mimetype="application/json")
-
-
-@APP.get("/downloads/<cid>.gpkg")
-def download(cid: str) -> Response:
-    """The served version of a layer as one GeoPackage file."""
-    link = _collection_dir(SETTINGS.store_dir, cid) / "current.gpkg"
-    if not link.exists():
-        abort(404)
-    path = link.resolve()
-    return send_file(
-        path,
-        mimetype="application/geopackage+sqlite3",
-        as_attachment=True,
-        download_name=f"{cid}.gpkg",
-        conditional=True,
-        etag=path.name,
-    )
 
 
 install_coverage_schema(APP, CONFIG)

@@ -17,10 +17,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
+import pyarrow as pa
 
 from geopublish import kernels
 from geopublish.errors import StoreError
 from geopublish.model import WKB_COLUMN, PublishedLayer
+
+# Arrow type of each declared field type (dates travel as ISO strings).
+ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.string(),
+    "datetime": pa.string(),
+}
+
+
+def scan_schema(schema: LayerSchema) -> pa.Schema:
+    """Arrow schema of :meth:`FeatureStore.scan`: declared fields, then WKB ``geom``."""
+    fields = [pa.field(n, ARROW_TYPES[t]) for n, t in schema.fields.items()]
+    fields.append(pa.field("geom", pa.binary(), metadata={"ARROW:extension:name": "geoarrow.wkb"}))
+    return pa.schema(fields)
 
 
 def wkb_column(gdf: gpd.GeoDataFrame) -> Any:
@@ -142,3 +160,11 @@ class FeatureStore(Store):
     @abstractmethod
     def read(self, collection: str) -> gpd.GeoDataFrame:
         """The whole current layer (inputs of derived layers)."""
+
+    @abstractmethod
+    def scan(self, staged: Staged, batch_size: int = 5000) -> pa.RecordBatchReader:
+        """Stream a staging copy as Arrow batches: declared fields, then ``geom`` as WKB.
+
+        Bounded memory (one batch at a time), in load order; what downloads are made from
+        before the swap.
+        """

@@ -22,17 +22,15 @@ from geopublish import parallel
 from geopublish.errors import StoreError
 from geopublish.faults import crash_point
 from geopublish.model import HASH_COLUMN, META_TABLE, PublishedLayer
-from geopublish.store.base import FeatureStore, LayerSchema, Staged, wkb_column
+from geopublish.store.base import (
+    ARROW_TYPES,
+    FeatureStore,
+    LayerSchema,
+    Staged,
+    scan_schema,
+    wkb_column,
+)
 from geopublish.store.files import FileStore, VersionedFiles
-
-ARROW_TYPES = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.string(),
-    "datetime": pa.string(),
-}
 
 
 def gdal_crs(storage_crs: str) -> str:
@@ -168,6 +166,26 @@ class GeoPackageStore(FileStore, FeatureStore):
             raise StoreError(f"collection {collection!r} has not been built yet")
         gdf = pyogrio.read_dataframe(path, layer=collection)
         return gdf.drop(columns=[HASH_COLUMN], errors="ignore")
+
+    def scan(self, staged: Staged, batch_size: int = 5000) -> pa.RecordBatchReader:
+        """Stream the staging GeoPackage as Arrow batches (declared fields, WKB ``geom``)."""
+        assert staged.schema is not None
+        target = scan_schema(staged.schema)
+        names = list(staged.schema.fields)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            with pyogrio.open_arrow(
+                staged.location, layer=staged.collection, columns=names,
+                batch_size=batch_size, use_pyarrow=True,
+            ) as (meta, reader):  # fmt: skip
+                geom = meta["geometry_name"] or "geom"
+                for batch in reader:
+                    pairs = zip(names, target, strict=False)
+                    arrays = [batch.column(n).cast(f.type) for n, f in pairs]
+                    arrays.append(batch.column(geom).cast(pa.binary()))
+                    yield pa.RecordBatch.from_arrays(arrays, schema=target)
+
+        return pa.RecordBatchReader.from_batches(target, batches())
 
 
 class closing_ro:  # noqa: N801

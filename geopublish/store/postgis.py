@@ -19,6 +19,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import psycopg
+import pyarrow as pa
 import shapely
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
@@ -27,11 +28,20 @@ from geopublish.errors import StoreError
 from geopublish.faults import crash_point
 from geopublish.model import HASH_COLUMN, META_TABLE, PublishedLayer, version_table
 from geopublish.store import pg_copy
-from geopublish.store.base import FeatureStore, LayerSchema, Staged
+from geopublish.store.base import FeatureStore, LayerSchema, Staged, scan_schema
 
 LOCK_SPACE = 0x6770  # advisory lock namespace: "gp"
 MAX_ID = 63 - len("__stage_") - 12
 COPY_ROWS = 5000  # rows converted at a time: bounds the store's own copy of a batch
+
+
+def _plain(value: Any) -> Any:
+    """A row value as Arrow takes it (dates and times as ISO text, WKB as bytes)."""
+    if isinstance(value, memoryview):
+        return bytes(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
 
 
 class PostGISStore(FeatureStore):
@@ -276,6 +286,29 @@ class PostGISStore(FeatureStore):
         frame = pd.DataFrame([r[:-1] for r in rows], columns=names)
         geometry = shapely.from_wkb([r[-1] for r in rows])
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=pg_copy.srid(version.storage_crs))
+
+    def scan(self, staged: Staged, batch_size: int = 5000) -> pa.RecordBatchReader:
+        """Stream the staging table in fid order through a server-side cursor."""
+        assert staged.schema is not None
+        target = scan_schema(staged.schema)
+        names = list(staged.schema.fields)
+        query = sql.SQL("SELECT {}, ST_AsBinary(geom) FROM {} ORDER BY fid").format(
+            sql.SQL(", ").join(sql.Identifier(n) for n in names), self._id(staged.location)
+        )
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            with self.connect() as con, con.cursor(name="geopublish_scan", binary=True) as cur:
+                cur.itersize = batch_size
+                cur.execute(query)
+                while rows := cur.fetchmany(batch_size):
+                    columns = list(zip(*rows, strict=True))
+                    arrays = [
+                        pa.array([_plain(v) for v in col], type=f.type)
+                        for col, f in zip(columns, target, strict=True)
+                    ]
+                    yield pa.RecordBatch.from_arrays(arrays, schema=target)
+
+        return pa.RecordBatchReader.from_batches(target, batches())
 
     def cleanup(self, collection: str) -> list[str]:
         """Drop staging tables of this collection whose loader's session is gone."""

@@ -1,4 +1,4 @@
-"""A refresh that halves the layer is refused (webhook called); --force and rollback."""
+"""A refresh that halves the layer is refused (CloudEvent sent); --force and rollback."""
 
 from __future__ import annotations
 
@@ -56,14 +56,18 @@ def test_half_the_features_is_refused_then_forced_then_rolled_back(layer):
     assert served_count(layer) == 200
     refused = history(layer)[0]
     assert refused["outcome"] == "refused" and refused["failed_gates"] == ["max_drop"]
-    assert [p["outcome"] for p in layer["hooks"].posts] == ["refused"]
-    assert layer["hooks"].posts[0]["collection"] == "layer"
+    # CloudEvents: the first build's publication, then the refusal.
+    assert [p["type"] for p in layer["hooks"].posts] == [
+        "fr.geopublish.layer.published", "fr.geopublish.layer.refused",
+    ]  # fmt: skip
+    assert layer["hooks"].posts[1]["subject"] == "layer"
+    assert layer["hooks"].posts[1]["data"]["failed_gates"] == ["max_drop"]
 
     again = run_cli(layer["env"], "refresh", "layer")  # same source: not rebuilt, not re-sent
     assert (
         again.returncode == 0 and "layer: unchanged; source unchanged since build" in again.stdout
     )
-    assert len(layer["hooks"].posts) == 1
+    assert len(layer["hooks"].posts) == 2
 
     forced = run_cli(layer["env"], "publish", "--force", "layer")
     assert forced.returncode == 0, forced.stderr

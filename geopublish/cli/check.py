@@ -7,7 +7,21 @@ from pathlib import Path
 import click
 
 from geopublish.catalog.loader import json_schema
+from geopublish.catalog.models import CollectionSpec
+from geopublish.catalog.publishers import check_publishers, read_schema
 from geopublish.cli.common import Context, fail
+from geopublish.errors import CatalogError
+from geopublish.settings import Settings
+
+
+def federation_problems(spec: CollectionSpec, settings: Settings) -> list[str]:
+    """Problems of a federated layer's schema file and publisher files."""
+    assert spec.federation is not None
+    try:
+        schema = read_schema(settings.source_root / spec.federation.schema_file, spec.cid)
+    except CatalogError as exc:
+        return [str(exc)]
+    return check_publishers(spec, settings.collections_dir, schema)
 
 
 @click.command()
@@ -15,8 +29,12 @@ from geopublish.cli.common import Context, fail
 def check(obj: Context) -> None:
     """Validate every spec; list all problems with file and field (exit 1 if any)."""
     catalog = obj.catalog
-    if catalog.problems:
-        fail("\n".join(catalog.problems))
+    problems = list(catalog.problems)
+    for spec in catalog.specs.values():
+        if spec.federation is not None:
+            problems.extend(federation_problems(spec, obj.settings))
+    if problems:
+        fail("\n".join(problems))
     click.echo(f"{len(catalog.specs)} collection spec(s) valid in {obj.settings.collections_dir}")
 
 

@@ -354,7 +354,11 @@ def federated_plan(spec: CollectionSpec, settings: Settings, report: dict) -> Pl
     rows, findings = consolidate(spec, outcomes, schema)
     base = folder(settings, spec.cid)
     write_download(base / "downloads" / f"{report['build_id']}.csv", schema, rows)
-    summary = {slug: {"outcome": o.outcome, **o.summary} for slug, o in sorted(outcomes.items())}
+    names = {slug: p.name for slug, p in items.items()}
+    summary = {
+        slug: {"outcome": o.outcome, "name": names.get(slug, slug), **o.summary}
+        for slug, o in sorted(outcomes.items())
+    }
     report["federation"] = {
         "schema": fed.schema_file, "schema_version": fed.schema_version,
         "publishers": summary, **findings, "problems": problems,

@@ -15,7 +15,7 @@ from flask import Response, abort, send_file
 from pygeoapi.flask_app import APP, CONFIG
 
 from geopublish.ledger import Reports
-from geopublish.serve import assets, loaded
+from geopublish.serve import assets, federation, loaded
 from geopublish.serve.coverages import install as install_coverage_schema
 from geopublish.serve.feed import install_feed
 from geopublish.serve.http import install
@@ -28,6 +28,7 @@ loaded.record(SETTINGS.var_dir, SETTINGS.pygeoapi_config)
 install(APP, SETTINGS.cache_control)
 install_feed(APP, SETTINGS, CONFIG)
 assets.install(APP, SETTINGS.project_dir / "assets")
+federation.install(APP, SETTINGS, CONFIG)
 
 
 def _collection_dir(base: Path, cid: str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,13 @@ class Table:
 
 
 def contained(file: Path, roots: list[Path], what: str) -> Path:
-    """``file`` resolved, or a SourceError when it lies outside every root."""
-    real = file.resolve()
+    """``file`` made absolute, or a SourceError when it lies outside every root.
+
+    ``..`` cannot climb out; links the operator placed inside a root are followed.
+    """
+    real = Path(os.path.normpath(os.path.abspath(file)))
     for root in roots:
-        if real.is_relative_to(root.resolve()):
+        if real.is_relative_to(Path(os.path.normpath(os.path.abspath(root)))):
             return real
     raise SourceError(f"{what}: {str(file)!r} lies outside the source root; refusing to read it")
 

@@ -83,11 +83,15 @@ def load_publishers(spec: CollectionSpec, collections_dir: Path) -> Publishers:
     return found
 
 
-def check_publishers(spec: CollectionSpec, collections_dir: Path, schema: dict) -> list[str]:
-    """Problems of the publishers of ``spec`` whose mapping names fields the schema lacks."""
+def check_publishers(
+    spec: CollectionSpec, collections_dir: Path, schema: dict | None
+) -> list[str]:
+    """Problems of the publishers of ``spec``; with the schema, mappings naming other fields."""
     found = load_publishers(spec, collections_dir)
-    names = {f["name"] for f in schema.get("fields", [])}
     problems = list(found.problems)
+    if schema is None:
+        return problems
+    names = {f["name"] for f in schema.get("fields", [])}
     for key, publisher in found.items.items():
         mapping = publisher.mapping
         for section in ("columns", "values", "units", "replace", "constants"):

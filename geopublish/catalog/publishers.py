@@ -83,9 +83,7 @@ def load_publishers(spec: CollectionSpec, collections_dir: Path) -> Publishers:
     return found
 
 
-def check_publishers(
-    spec: CollectionSpec, collections_dir: Path, schema: dict | None
-) -> list[str]:
+def check_publishers(spec: CollectionSpec, collections_dir: Path, schema: dict | None) -> list[str]:
     """Problems of the publishers of ``spec``; with the schema, mappings naming other fields."""
     found = load_publishers(spec, collections_dir)
     problems = list(found.problems)

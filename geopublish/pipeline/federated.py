@@ -9,16 +9,11 @@ again; a publisher whose read fails, or whose valid share falls by more than
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import geopandas as gpd
-import pandas as pd
-import shapely
 
 from geopublish.catalog.models import CollectionSpec, Federation, Part, Publisher
 from geopublish.catalog.publishers import load_publishers, read_schema
@@ -26,27 +21,13 @@ from geopublish.errors import GeopublishError
 from geopublish.ledger.files import read_json, write_json
 from geopublish.normalise.federation import map_rows
 from geopublish.pipeline import federation_refs as refs
+from geopublish.pipeline.federation_layer import Consolidation, columns
 from geopublish.pipeline.kinds import Plan
 from geopublish.pipeline.report import now_iso
 from geopublish.settings import Settings
 from geopublish.source.publisher import contained, read_table
 from geopublish.source.resolve import Resolved, resolve_part
 from geopublish.validate.rows import Reference, check_rows
-
-PROVENANCE = {
-    "publisher": "object",
-    "source_file": "object",
-    "fetched_at": "object",
-    "source_hash": "object",
-    "schema_version": "object",
-    "source_row": "int64",
-}
-DTYPES = {"integer": "Int64", "number": "float64", "boolean": "boolean"}
-
-
-def column_name(name: str) -> str:
-    """Served column of a schema field (lower case: both stores, every client)."""
-    return name.lower()
 
 
 def folder(settings: Settings, cid: str) -> Path:
@@ -60,7 +41,7 @@ class Outcome:
 
     slug: str
     outcome: str  # published, unchanged, refused, failed
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows_file: Path | None = None  # its rows in the layer (None: it has none yet)
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -137,7 +118,8 @@ def run_publisher(
     assert fed is not None
     home = folder(settings, spec.cid) / publisher.key
     state = read_json(home / "state.json") or {}
-    last_rows = read_json(home / "rows.json")
+    rows_file = home / "rows.json"
+    last_rows = rows_file if rows_file.is_file() else None
     slug = publisher.key
     try:
         resolved_files = [
@@ -164,18 +146,21 @@ def run_publisher(
         )
     fetched = now_iso()
     good, quarantined = [], []
+    named = {}
+    for res, file in zip(resolved, files, strict=True):  # each part named and hashed once
+        etag = res.fetched.etag if res.fetched is not None and res.fetched.etag else None
+        named[res.origin] = (_relative(res.origin, settings.source_root), etag or _file_sha(file))
     for i, (res, m) in enumerate(mapped):
-        origin = res.origin
+        origin, tag = named[res.origin]
         if i in reasons:
             quarantined.append({"source_row": m.row, "source_file": origin, "reasons": reasons[i],
                                 "values": m.values})  # fmt: skip
             continue
-        tag = res.fetched.etag if res.fetched is not None and res.fetched.etag else None
         good.append({
             "values": m.values, "lon": m.lon, "lat": m.lat,
             "provenance": {
                 "publisher": slug, "source_file": origin, "fetched_at": fetched,
-                "source_hash": tag or _file_sha(files[[r.origin for r in resolved].index(origin)]),
+                "source_hash": tag,
                 "schema_version": fed.schema_version, "source_row": m.row,
             },
         })  # fmt: skip
@@ -197,7 +182,15 @@ def run_publisher(
     new_state = {"input": key, "summary": summary, "outcome": "published", "at": fetched}
     write_json(home / "state.json", new_state)
     _history(home, {"at": fetched, "outcome": "published", **summary})
-    return Outcome(slug, "published", good, summary)
+    return Outcome(slug, "published", rows_file, summary)
+
+
+def _relative(origin: str, root: Path) -> str:
+    """A local source named from the source root (a URL as it is)."""
+    path = Path(origin)
+    if path.is_absolute() and path.is_relative_to(root):
+        return str(path.relative_to(root))
+    return origin
 
 
 def _file_sha(file: Path) -> str:
@@ -234,95 +227,21 @@ def _history(home: Path, line: dict[str, Any]) -> None:
 
 
 def _kept(
-    home: Path, slug: str, state: dict, last_rows: list | None, outcome: str, error: str,
+    home: Path, slug: str, state: dict, last_rows: Path | None, outcome: str, error: str,
     attempt: dict | None = None,
 ) -> Outcome:  # fmt: skip
     at = now_iso()
-    kept = len(last_rows or [])
+    kept = (state.get("summary") or {}).get("valid", 0) if last_rows is not None else 0
     write_json(home / "state.json", {**state, "outcome": outcome, "error": error, "at": at})
     _history(home, {"at": at, "outcome": outcome, "error": error, "kept": kept,
                     **({"attempt": attempt} if attempt else {})})  # fmt: skip
     summary = {**(state.get("summary") or {}), "error": error, "kept": kept}
-    return Outcome(slug, outcome, last_rows or [], summary)
+    return Outcome(slug, outcome, last_rows, summary)
 
 
 def _order(fed: Federation, slugs: list[str]) -> list[str]:
     rank = {s: i for i, s in enumerate(fed.priorities)}
     return sorted(slugs, key=lambda s: (rank.get(s, len(rank)), s))
-
-
-def consolidate(
-    spec: CollectionSpec, outcomes: dict[str, Outcome], schema: dict
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Rows of every publisher with unique national ids, cross-publisher duplicates removed."""
-    fed = spec.federation
-    assert fed is not None
-    order = _order(fed, list(outcomes))
-    rows = [dict(r) for slug in order for r in outcomes[slug].rows]
-    removed: set[int] = set()
-    pairs = refs.duplicates(rows, fed) if fed.dedupe else []
-    for pair in pairs:
-        removed.add(pair.pop("_drop"))
-    kept = [r for i, r in enumerate(rows) if i not in removed]
-    seen: dict[str, str] = {}
-    collisions = []
-    pk = schema.get("primaryKey") or []
-    pk = [pk] if isinstance(pk, str) else pk
-    out = []
-    for row in kept:
-        base = "-".join(row["values"].get(f, "") for f in fed.id_rule)
-        ident, n = base, 1
-        while ident in seen:
-            n += 1
-            ident = f"{base}-{n}"
-        prov = row["provenance"]
-        if n > 1:
-            collisions.append({"id": base, "given": ident, "publisher": prov["publisher"],
-                               "source_row": prov["source_row"], "first": seen[base]})  # fmt: skip
-            if pk:  # the schema's own key must stay unique in the download: leave it out
-                continue
-        seen[ident] = f"{prov['publisher']}#{prov['source_row']}"
-        out.append({**row, "id": ident})
-    return out, {"duplicates": pairs, "collisions": collisions}
-
-
-def write_download(path: Path, schema: dict, rows: list[dict[str, Any]]) -> None:
-    """The consolidated layer in the schema's own CSV layout (written then renamed)."""
-    names = [f["name"] for f in schema["fields"]]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(names)
-        for row in rows:
-            writer.writerow([row["values"].get(n, "") for n in names])
-    tmp.replace(path)
-
-
-def frame(rows: list[dict[str, Any]], schema: dict) -> gpd.GeoDataFrame:
-    """The served layer: schema fields (typed), national id, provenance, point."""
-    data: dict[str, Any] = {"id_federe": [r["id"] for r in rows]}
-    for f in schema["fields"]:
-        name, kind = f["name"], f.get("type", "string")
-        cells = [r["values"].get(name, "") for r in rows]
-        series = pd.Series([c if c != "" else None for c in cells], dtype="object")
-        if kind in ("integer", "number"):
-            series = pd.to_numeric(series, errors="coerce").astype(DTYPES[kind])
-        elif kind == "boolean":
-            series = series.map({"true": True, "false": False}).astype("boolean")
-        data[column_name(name)] = series
-    for key in PROVENANCE:
-        data[key] = [r["provenance"][key] for r in rows]
-    geometry = shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows])
-    return gpd.GeoDataFrame(data, geometry=geometry, crs="EPSG:4326")
-
-
-def columns(schema: dict) -> dict[str, str]:
-    """Column -> dtype of :func:`frame`, known before any row is read."""
-    out = {"id_federe": "object"}
-    for f in schema["fields"]:
-        out[column_name(f["name"])] = DTYPES.get(f.get("type", "string"), "object").lower()
-    return {**out, **PROVENANCE}
 
 
 def federated_plan(spec: CollectionSpec, settings: Settings, report: dict) -> Plan:
@@ -347,13 +266,14 @@ def federated_plan(spec: CollectionSpec, settings: Settings, report: dict) -> Pl
         slug = Path(line.split(":", 1)[0]).stem
         home = folder(settings, spec.cid) / slug
         if slug not in outcomes and home.is_dir():
+            rows_file = home / "rows.json"
             outcomes[slug] = _kept(
-                home, slug, read_json(home / "state.json") or {}, read_json(home / "rows.json"),
-                "failed", line,
+                home, slug, read_json(home / "state.json") or {},
+                rows_file if rows_file.is_file() else None, "failed", line,
             )  # fmt: skip
-    rows, findings = consolidate(spec, outcomes, schema)
+    order = _order(fed, [slug for slug, o in outcomes.items() if o.rows_file is not None])
+    layer = Consolidation(fed, schema, [(slug, outcomes[slug].rows_file) for slug in order])
     base = folder(settings, spec.cid)
-    write_download(base / "downloads" / f"{report['build_id']}.csv", schema, rows)
     names = {slug: p.name for slug, p in items.items()}
     summary = {
         slug: {"outcome": o.outcome, "name": names.get(slug, slug), **o.summary}
@@ -361,10 +281,12 @@ def federated_plan(spec: CollectionSpec, settings: Settings, report: dict) -> Pl
     }
     report["federation"] = {
         "schema": fed.schema_file, "schema_version": fed.schema_version,
-        "publishers": summary, **findings, "problems": problems,
+        "publishers": summary, "duplicates": layer.duplicates, "collisions": layer.collisions,
+        "problems": problems,
     }  # fmt: skip
     write_json(base / "layer.json", {"build_id": report["build_id"], **report["federation"]})
     for slug, o in sorted(outcomes.items()):
-        report["notes"].append(f"publisher {slug}: {o.outcome}, {len(o.rows)} row(s) in the layer")
-    gdf = frame(rows, schema)
-    return Plan([], columns(schema), "Point", len(gdf), iter([(f"federation {spec.cid}", gdf)]))
+        report["notes"].append(f"publisher {slug}: {o.outcome}")
+    download = base / "downloads" / f"{report['build_id']}.csv"
+    frames = layer.frames(download, settings.batch_size)
+    return Plan([], columns(schema), "Point", layer.count, frames)

@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
 from frictionless import Resource, Schema
 from gpsupport import cli_env, run_cli
@@ -179,14 +180,46 @@ def test_download_validates_with_frictionless_and_holds_only_valid_rows(built, l
     )
     report = Resource(path=csvs[-1].name, basepath=str(csvs[-1].parent), schema=schema).validate()
     assert report.valid, [e.message for e in report.tasks[0].errors[:5]]
-    summaries = json.loads((folder / "layer.json").read_text())["publishers"]
-    published = len(rows(csvs[-1]))
-    assert (
-        published
-        == sum(s["valid"] for s in summaries.values())
-        - len(json.loads((folder / "layer.json").read_text())["duplicates"])
-        or schema.primary_key
+    summary = json.loads((folder / "layer.json").read_text())
+    expected = sum(s["valid"] for s in summary["publishers"].values())
+    expected -= len(summary["duplicates"])
+    if schema.primary_key:
+        expected -= len(summary["collisions"])
+    assert len(rows(csvs[-1])) == expected
+    served = gpd.read_file(built["var"] / "store" / layer / "current.gpkg", layer=layer)
+    assert len(served) == expected
+    refused = set()
+    for slug in summary["publishers"]:
+        for row in json.loads((folder / slug / "quarantine.json").read_text()):
+            refused.add((slug, row["source_row"]))
+    assert refused and not refused & set(
+        zip(served["publisher"], served["source_row"], strict=True)
     )
+
+
+def test_repeated_charging_point_ids_are_reported_and_suffixed(built):
+    src = rows(built["data"] / FED / "irve_statique/publishers/smmag_normalise_etalab/"
+               "irve_normalise_etalab.csv")  # fmt: skip
+    refused = {
+        r["source_row"]
+        for r in json.loads(
+            (built["var"] / FED / "irve_federe/smmag_normalise_etalab/quarantine.json").read_text()
+        )
+    }
+    seen: dict[str, int] = {}
+    repeats = 0
+    for n, row in enumerate(src, start=1):
+        if n in refused:
+            continue
+        repeats += row["id_pdc_itinerance"] in seen
+        seen[row["id_pdc_itinerance"]] = seen.get(row["id_pdc_itinerance"], 0) + 1
+    collisions = json.loads((built["var"] / FED / "irve_federe/layer.json").read_text())[
+        "collisions"
+    ]
+    assert len(collisions) == repeats > 0
+    served = gpd.read_file(built["var"] / "store/irve_federe/current.gpkg", layer="irve_federe")
+    assert served["id_federe"].is_unique
+    assert all(c["given"] in set(served["id_federe"]) for c in collisions)
 
 
 def test_check_names_file_and_field_of_a_bad_publisher(built, tmp_path):

@@ -118,5 +118,6 @@ def test_publisher_page_in_french_renders_offline_in_chromium(site):
     assert css.status_code == 200
     registry = requests.get(f"{site['url']}/federation/{LAYER}/publishers?f=json", timeout=30)
     assert {p["publisher"] for p in registry.json()["publishers"]} >= {
-        "cd31_haute_garonne", "cd66_pyrenees_orientales"
+        "cd31_haute_garonne",
+        "cd66_pyrenees_orientales",
     }

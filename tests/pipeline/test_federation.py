@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
 from frictionless import Resource, Schema
-from gpsupport import cli_env, run_cli
+from gpsupport import REPO, cli_env, run_cli
 
 pytestmark = pytest.mark.data
 FED = "federation"
@@ -223,10 +224,8 @@ def test_repeated_charging_point_ids_are_reported_and_suffixed(built):
 
 
 def test_check_names_file_and_field_of_a_bad_publisher(built, tmp_path):
-    import shutil
-
     collections = tmp_path / "collections"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "collections" / FED, collections / FED)
+    shutil.copytree(REPO / "collections" / FED, collections / FED)
     bad = collections / FED / "covoiturage_federe" / "bad_one.yml"
     bad.write_text("name: X\nsiren: '123456789'\nterritory: {departements: ['3']}\nparts: []\n")
     env = {**built["env"], "GEOPUBLISH_COLLECTIONS_DIR": str(collections)}
@@ -235,3 +234,38 @@ def test_check_names_file_and_field_of_a_bad_publisher(built, tmp_path):
     assert f"{bad}: siren:" in result.stderr
     assert f"{bad}: parts:" in result.stderr
     assert f"{bad}: territory:" in result.stderr
+
+
+def test_same_places_from_two_publishers_are_paired_and_the_first_priority_kept(
+    shared_data, tmp_path
+):
+    import yaml
+
+    layer = REPO / "collections" / FED
+    specs = tmp_path / "collections" / FED
+    (specs / "covoiturage_federe").mkdir(parents=True)
+    spec = yaml.safe_load((layer / "covoiturage_federe.yml").read_text())
+    spec["federation"]["priorities"] = ["cd66_pyrenees_orientales"]
+    (specs / "covoiturage_federe.yml").write_text(yaml.safe_dump(spec, allow_unicode=True))
+    own = layer / "covoiturage_federe" / "cd66_pyrenees_orientales.yml"
+    shutil.copy(own, specs / "covoiturage_federe")
+    second = yaml.safe_load(own.read_text())  # a syndicat re-publishing the same places
+    second.update(name="Syndicat des mobilités (test)", siren="253800825")
+    (specs / "covoiturage_federe" / "a_syndicat.yml").write_text(
+        yaml.safe_dump(second, allow_unicode=True)
+    )
+    var = tmp_path / "var"
+    env = {**cli_env(var, shared_data), "GEOPUBLISH_COLLECTIONS_DIR": str(tmp_path / "collections")}
+    result = run_cli(env, "build", "covoiturage_federe")
+    assert result.returncode == 0, result.stderr
+    src = rows(shared_data / FED / "lieux_covoiturage/publishers/cd66_pyrenees_orientales/"
+               "bnlc_rows_removed_in_b64dd75.csv")  # fmt: skip
+    summary = json.loads((var / FED / "covoiturage_federe/layer.json").read_text())
+    pairs = summary["duplicates"]
+    assert len(pairs) == len(src)
+    assert {p["kept"]["publisher"] for p in pairs} == {"cd66_pyrenees_orientales"}
+    assert all(p["kept"]["source_row"] == p["dropped"]["source_row"] for p in pairs)
+    served = gpd.read_file(
+        var / "store/covoiturage_federe/current.gpkg", layer="covoiturage_federe"
+    )
+    assert len(served) == len(src) and set(served["publisher"]) == {"cd66_pyrenees_orientales"}

@@ -81,6 +81,13 @@ def test_new_publisher_appears_then_a_broken_file_keeps_its_last_good_rows(site)
     assert result.returncode == 0, result.stderr
     assert matched(url, "cd32_gers") == 3
     assert matched(url, "cd31_haute_garonne") == 41
+    registry = requests.get(f"{url}/federation/{LAYER}/publishers?f=json", timeout=30).json()
+    outcomes = {p["publisher"]: p["outcome"] for p in registry["publishers"]}
+    assert outcomes == {  # the others were not read nor validated again
+        "cd31_haute_garonne": "unchanged",
+        "cd66_pyrenees_orientales": "unchanged",
+        "cd32_gers": "published",
+    }
     before = {f["id"] for f in items(url, publisher="cd31_haute_garonne", limit=100)["features"]}
     file.write_bytes(b"\x00\xff garbage, not a table\n")  # the publisher breaks its file
     result = run_cli(site["env"], "refresh")

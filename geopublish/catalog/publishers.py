@@ -116,3 +116,27 @@ def read_schema(path: Path, collection: str) -> dict:
             "Schema (no `fields` list)"
         )
     return schema
+
+
+def territory_problems(
+    spec: CollectionSpec, collections_dir: Path, communes: list[dict], epci: list[dict]
+) -> list[str]:
+    """Territory codes of the publishers of ``spec`` that the COG tables do not know."""
+    found = load_publishers(spec, collections_dir)
+    codes = {c["code"] for c in communes if c.get("type") != "commune-deleguee"}
+    deps = {c.get("departement") for c in communes}
+    sirens = {e["code"] for e in epci}
+    problems = []
+    for key, publisher in found.items.items():
+        t = publisher.territory
+        for section, values, known in (
+            ("communes", t.communes, codes), ("departements", t.departements, deps),
+            ("epci", t.epci, sirens),
+        ):  # fmt: skip
+            unknown = [v for v in values if v not in known]
+            if unknown:
+                problems.append(
+                    f"{found.files[key]}: territory.{section}: {unknown} not in the COG "
+                    f"({spec.federation.communes if spec.federation else ''})"
+                )
+    return problems

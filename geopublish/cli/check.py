@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from geopublish.catalog.loader import json_schema
 from geopublish.catalog.models import CollectionSpec
-from geopublish.catalog.publishers import check_publishers, read_schema
+from geopublish.catalog.publishers import check_publishers, read_schema, territory_problems
 from geopublish.cli.common import Context, fail
 from geopublish.errors import CatalogError
 from geopublish.settings import Settings
@@ -24,7 +25,16 @@ def federation_problems(spec: CollectionSpec, settings: Settings) -> list[str]:
             schema = read_schema(path, spec.cid)
         except CatalogError as exc:
             return [str(exc)]
-    return check_publishers(spec, settings.collections_dir, schema)
+    problems = check_publishers(spec, settings.collections_dir, schema)
+    communes = settings.source_root / spec.federation.communes
+    epci = settings.source_root / spec.federation.epci
+    if communes.is_file() and epci.is_file():
+        try:
+            tables = [json.loads(p.read_text(encoding="utf-8")) for p in (communes, epci)]
+        except (OSError, ValueError) as exc:
+            return [*problems, f"collection {spec.cid!r}: federation COG tables: {exc}"]
+        problems += territory_problems(spec, settings.collections_dir, *tables)
+    return problems
 
 
 @click.command()

@@ -228,12 +228,19 @@ def test_check_names_file_and_field_of_a_bad_publisher(built, tmp_path):
     shutil.copytree(REPO / "collections" / FED, collections / FED)
     bad = collections / FED / "covoiturage_federe" / "bad_one.yml"
     bad.write_text("name: X\nsiren: '123456789'\nterritory: {departements: ['3']}\nparts: []\n")
+    unknown = collections / FED / "covoiturage_federe" / "unknown_place.yml"
+    unknown.write_text(
+        "name: Y\nsiren: '223100017'\nterritory: {departements: ['99'], communes: ['31999']}\n"
+        "parts: [{path: x.csv}]\n"
+    )
     env = {**built["env"], "GEOPUBLISH_COLLECTIONS_DIR": str(collections)}
     result = run_cli(env, "check")
     assert result.returncode == 1
     assert f"{bad}: siren:" in result.stderr
     assert f"{bad}: parts:" in result.stderr
     assert f"{bad}: territory:" in result.stderr
+    assert f"{unknown}: territory.communes: ['31999'] not in the COG" in result.stderr
+    assert f"{unknown}: territory.departements: ['99'] not in the COG" in result.stderr
 
 
 def test_same_places_from_two_publishers_are_paired_and_the_first_priority_kept(

@@ -129,6 +129,8 @@ def run_publisher(
         ]  # fmt: skip
         key = _hash(resolved_files, publisher, extra)
         if state.get("input") == key and last_rows is not None:
+            write_json(home / "state.json", {**state, "outcome": "unchanged",
+                                             "checked": now_iso()})  # fmt: skip
             return Outcome(slug, "unchanged", last_rows, state.get("summary", {}))
         mapped, files, resolved = _read(spec, settings, publisher, schema)
     except GeopublishError as exc:
@@ -179,7 +181,8 @@ def run_publisher(
         return _kept(home, slug, state, last_rows, "refused", note, summary)
     write_json(home / "rows.json", good)
     write_json(home / "quarantine.json", quarantined)
-    new_state = {"input": key, "summary": summary, "outcome": "published", "at": fetched}
+    new_state = {"input": key, "summary": summary, "outcome": "published", "at": fetched,
+                 "checked": fetched}  # fmt: skip
     write_json(home / "state.json", new_state)
     _history(home, {"at": fetched, "outcome": "published", **summary})
     return Outcome(slug, "published", rows_file, summary)
@@ -232,7 +235,7 @@ def _kept(
 ) -> Outcome:  # fmt: skip
     at = now_iso()
     kept = (state.get("summary") or {}).get("valid", 0) if last_rows is not None else 0
-    write_json(home / "state.json", {**state, "outcome": outcome, "error": error, "at": at})
+    write_json(home / "state.json", {**state, "outcome": outcome, "error": error, "checked": at})
     _history(home, {"at": at, "outcome": outcome, "error": error, "kept": kept,
                     **({"attempt": attempt} if attempt else {})})  # fmt: skip
     summary = {**(state.get("summary") or {}), "error": error, "kept": kept}

@@ -122,6 +122,7 @@ class Federation:
         return {
             "layer": cid, "publisher": slug, "name": info.get("name"),
             "outcome": state.get("outcome"), "updated": state.get("at"),
+            "checked": state.get("checked"),
             "error": state.get("error"), "summary": state.get("summary") or {},
             "trend": trend, "links": {"quarantine": f"{base}/quarantine", "self": base},
         }  # fmt: skip

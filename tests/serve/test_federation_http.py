@@ -88,6 +88,9 @@ def test_new_publisher_appears_then_a_broken_file_keeps_its_last_good_rows(site)
         "cd66_pyrenees_orientales": "unchanged",
         "cd32_gers": "published",
     }
+    latest = requests.get(f"{url}/collections/{LAYER}/changes?f=json", timeout=30).json()["latest"]
+    change = requests.get(f"{url}/collections/{LAYER}/changes/{latest}", timeout=30).json()
+    assert change["publishers"]["cd32_gers"] == "published" and change["counts"]["added"] == 3
     before = {f["id"] for f in items(url, publisher="cd31_haute_garonne", limit=100)["features"]}
     file.write_bytes(b"\x00\xff garbage, not a table\n")  # the publisher breaks its file
     result = run_cli(site["env"], "refresh")
@@ -100,6 +103,10 @@ def test_new_publisher_appears_then_a_broken_file_keeps_its_last_good_rows(site)
     # Unreadable as the schema: no valid row left, a sharp drop -> refused, rows kept.
     assert body["outcome"] == "refused" and body["error"]
     assert [t["outcome"] for t in body["trend"]] == ["published", "refused"]
+    history = requests.get(f"{url}/collections/{LAYER}/history?f=json", timeout=30).json()
+    last = history["runs"][0]["publishers"]
+    assert last["cd32_gers"]["outcome"] == "refused"
+    assert last["cd31_haute_garonne"]["outcome"] == "unchanged"
     download = requests.get(f"{url}/federation/{LAYER}/download.csv", timeout=30)
     assert download.status_code == 200
     assert len(list(csv.DictReader(download.text.splitlines()))) == 41 + 25 + 3

@@ -98,7 +98,11 @@ def timed(env: dict[str, str], *args: str) -> dict[str, float]:
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-3000:])
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    return {"wall_s": round(wall, 1), "peak_rss_mb": round(rss / 1024)}
+    cpu = sum(
+        float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", proc.stderr).group(1))
+        for kind in ("User", "System")
+    )
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_rss_mb": round(rss / 1024)}
 
 
 def main() -> None:
@@ -134,7 +138,8 @@ def main() -> None:
     print(json.dumps({
         "publishers": args.publishers, "rows_each": args.rows, "store": args.store,
         "generate_s": gen_s, "full": full, "refresh_one_changed": refresh,
-        "refresh_share_of_full": round(refresh["wall_s"] / full["wall_s"], 3),
+        "refresh_share_of_full_wall": round(refresh["wall_s"] / full["wall_s"], 3),
+        "refresh_share_of_full_cpu": round(refresh["cpu_s"] / full["cpu_s"], 3),
         "refresh_outcomes": outcomes, "valid_rows": total,
         "duplicate_pairs": len(layer["duplicates"]), "collisions": len(layer["collisions"]),
     }, indent=2))  # fmt: skip

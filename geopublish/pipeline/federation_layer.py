@@ -9,6 +9,7 @@ frames of at most ``batch`` rows for the store, writing the schema CSV as it goe
 from __future__ import annotations
 
 import csv
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ class Consolidation:
         self.fed, self.schema, self.sources = fed, schema, sources
         pk = schema.get("primaryKey") or []
         self.pk = [pk] if isinstance(pk, str) else list(pk)
-        self.ids: dict[tuple[int, int], str] = {}
+        self.ids: list[list[str | None]] = []  # per source, per row: its id (None: left out)
         self.duplicates: list[dict[str, Any]] = []
         self.collisions: list[dict[str, Any]] = []
         self.count = 0
@@ -80,44 +81,58 @@ class Consolidation:
         return read_json(self.sources[k][1]) or []
 
     def _decide(self) -> None:
-        compact: list[dict[str, Any]] = []
-        where: list[tuple[int, int]] = []
+        # Only what the decisions need, in flat arrays: about 100 bytes per row.
+        lon, lat = array("d"), array("d")
+        group, srow = array("i"), array("i")
         bases: list[str] = []
         fields = self.fed.dedupe.fields if self.fed.dedupe else []
+        keys: list[str] | None = [] if fields else None
         for k in range(len(self.sources)):
-            for i, row in enumerate(self._rows(k)):
+            rows = self._rows(k)
+            self.ids.append([None] * len(rows))
+            for row in rows:
                 values = row["values"]
                 bases.append("-".join(values.get(f, "") for f in self.fed.id_rule))
-                where.append((k, i))
-                compact.append({
-                    "lon": row["lon"], "lat": row["lat"], "provenance": row["provenance"],
-                    "values": {f: values.get(f, "") for f in fields},
-                })  # fmt: skip
+                lon.append(row["lon"])
+                lat.append(row["lat"])
+                group.append(k)
+                srow.append(row["provenance"]["source_row"])
+                if keys is not None:
+                    keys.append("\x1f".join(refs.norm(values.get(f, "")) for f in fields))
         dropped: set[int] = set()
         if self.fed.dedupe:
-            for pair in refs.duplicates(compact, self.fed):
-                dropped.add(pair.pop("_drop"))
-                self.duplicates.append(pair)
-        seen: dict[str, str] = {}
-        for n, (base, row) in enumerate(zip(bases, compact, strict=True)):
+            found = refs.duplicates(lon, lat, group, keys, self.fed.dedupe.distance_m)
+            for i, j, metres in found:
+                dropped.add(j)
+                self.duplicates.append({
+                    "kept": {"publisher": self.sources[group[i]][0], "source_row": srow[i]},
+                    "dropped": {"publisher": self.sources[group[j]][0], "source_row": srow[j]},
+                    "distance_m": metres,
+                })  # fmt: skip
+        seen: dict[str, int] = {}
+        start = [0]
+        for ids in self.ids:
+            start.append(start[-1] + len(ids))
+        for n, base in enumerate(bases):
             if n in dropped:
                 continue
             ident, suffix = base, 1
             while ident in seen:
                 suffix += 1
                 ident = f"{base}-{suffix}"
-            prov = row["provenance"]
+            k = group[n]
             if suffix > 1:
+                first = seen[base]
                 self.collisions.append({
                     "id": base, "given": None if self.pk else ident,
-                    "publisher": prov["publisher"], "source_row": prov["source_row"],
-                    "first": seen[base],
+                    "publisher": self.sources[k][0], "source_row": srow[n],
+                    "first": f"{self.sources[group[first]][0]}#{srow[first]}",
                 })  # fmt: skip
                 if self.pk:  # the schema's own key must stay unique: left out of the layer
                     continue
-            seen[ident] = f"{prov['publisher']}#{prov['source_row']}"
-            self.ids[where[n]] = ident
-        self.count = len(self.ids)
+            seen[ident] = n
+            self.ids[k][n - start[k]] = ident
+            self.count += 1
 
     def frames(self, download: Path, batch: int) -> Iterator[tuple[str, gpd.GeoDataFrame]]:
         """Frames for the store, writing the schema CSV to ``download`` on the way."""
@@ -130,7 +145,7 @@ class Consolidation:
             for k, (slug, _) in enumerate(self.sources):
                 chunk: list[dict[str, Any]] = []
                 for i, row in enumerate(self._rows(k)):
-                    ident = self.ids.get((k, i))
+                    ident = self.ids[k][i]
                     if ident is None:
                         continue
                     writer.writerow([row["values"].get(n, "") for n in names])

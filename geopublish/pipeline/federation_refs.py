@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -84,41 +85,37 @@ def territory(tables: Tables, publisher: Publisher) -> set[str]:
     return codes
 
 
-def _norm(value: str) -> str:
+def norm(value: str) -> str:
+    """A value compared without case, accents, spaces or punctuation."""
     text = unicodedata.normalize("NFKD", value.lower())
     return "".join(c for c in text if c.isalnum())
 
 
-def duplicates(rows: list[dict[str, Any]], fed: Federation) -> list[dict[str, Any]]:
-    """Pairs of rows of two publishers within the distance and with equal fields.
+def duplicates(
+    lon: Sequence[float],
+    lat: Sequence[float],
+    groups: Sequence[int],
+    keys: Sequence[str] | None,
+    distance_m: float,
+) -> list[tuple[int, int, float]]:
+    """Pairs (kept, dropped, metres) of points of two groups within the distance, equal keys.
 
-    ``rows`` come in priority order, so of each pair the later row is the one dropped
-    (``_drop`` is its index); a row already dropped does not drop another.
+    Points come in priority order, so of each pair the later one is dropped; a point already
+    dropped does not drop another.
     """
-    assert fed.dedupe is not None
-    if not rows:
+    if not len(lon):
         return []
-    x, y = TO_L93.transform([r["lon"] for r in rows], [r["lat"] for r in rows])
+    x, y = TO_L93.transform(np.asarray(lon), np.asarray(lat))
     points = shapely.points(x, y)
     tree = shapely.STRtree(points)
-    left, right = tree.query(points, predicate="dwithin", distance=fed.dedupe.distance_m)
+    left, right = tree.query(points, predicate="dwithin", distance=distance_m)
     dropped: set[int] = set()
     pairs = []
     for i, j in sorted(zip(left.tolist(), right.tolist(), strict=True)):
-        if i >= j or i in dropped or j in dropped:
+        if i >= j or i in dropped or j in dropped or groups[i] == groups[j]:
             continue
-        a, b = rows[i], rows[j]
-        pa, pb = a["provenance"]["publisher"], b["provenance"]["publisher"]
-        if pa == pb:
-            continue
-        if any(_norm(a["values"].get(f, "")) != _norm(b["values"].get(f, "")) for f in
-               fed.dedupe.fields):  # fmt: skip
+        if keys is not None and keys[i] != keys[j]:
             continue
         dropped.add(j)
-        pairs.append({
-            "kept": {"publisher": pa, "source_row": a["provenance"]["source_row"]},
-            "dropped": {"publisher": pb, "source_row": b["provenance"]["source_row"]},
-            "distance_m": round(float(shapely.distance(points[i], points[j])), 1),
-            "_drop": j,
-        })  # fmt: skip
+        pairs.append((i, j, round(float(shapely.distance(points[i], points[j])), 1)))
     return pairs

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 import pyproj
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from stdnum.fr import siren as stdsiren
 
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -157,8 +158,10 @@ class DerivedOptions(Strict):
 class Source(Strict):
     """Where the data comes from and how to read it."""
 
-    kind: Literal["vector", "gtfs", "raster", "derived"] = Field(
-        "vector", description="vector files, GTFS feeds, rasters, or derived from a collection."
+    kind: Literal["vector", "gtfs", "raster", "derived", "federated"] = Field(
+        "vector",
+        description="vector files, GTFS feeds, rasters, derived from a collection, or "
+        "federated from many publishers' files (see the `federation` section).",
     )
     parts: list[Part] = Field(
         default_factory=list, description="Input files, read in order and merged into one layer."
@@ -191,6 +194,9 @@ class Source(Strict):
         if self.kind == "derived":
             if self.derived is None:
                 raise ValueError("kind: derived needs a `derived` section")
+        elif self.kind == "federated":
+            if self.parts:
+                raise ValueError("kind: federated reads its publishers' parts, not `parts`")
         elif not self.parts:
             raise ValueError(f"kind: {self.kind} needs at least one entry in `parts`")
         if self.kind == "gtfs" and self.gtfs is None:
@@ -354,6 +360,223 @@ class Refresh(Strict):
         return self
 
 
+# Publishers of a federated layer (one YAML file each, loaded by catalog/publishers.py).
+DEPARTEMENT = re.compile(r"^(\d{2}|2[AB]|97\d)$")
+INSEE = re.compile(r"^([013-9]\d|2[AB1-9])\d{3}$")
+
+
+class Territory(Strict):
+    """Where a publisher's rows may lie: communes, EPCI or départements (COG codes)."""
+
+    communes: list[str] = Field(default_factory=list, description="INSEE commune codes.")
+    epci: list[str] = Field(default_factory=list, description="SIREN of EPCI (all members).")
+    departements: list[str] = Field(default_factory=list, description="Département codes.")
+
+    @model_validator(mode="after")
+    def _some(self) -> Territory:
+        if not (self.communes or self.epci or self.departements):
+            raise ValueError("give `communes`, `epci` or `departements`")
+        bad = [c for c in self.communes if not INSEE.match(c)]
+        bad += [d for d in self.departements if not DEPARTEMENT.match(d)]
+        bad += [e for e in self.epci if not stdsiren.is_valid(e)]
+        if bad:
+            raise ValueError(f"not a COG code or a valid SIREN: {bad}")
+        return self
+
+
+class Coordinates(Strict):
+    """Where the publisher's coordinates are: one of the forms below (source columns)."""
+
+    x: str | None = Field(None, description="Longitude column.")
+    y: str | None = Field(None, description="Latitude column.")
+    latlon: str | None = Field(None, description="One 'lat,lon' column (or {lat, lon}).")
+    lonlat: str | None = Field(None, description="One 'lon,lat' or '[lon,lat]' column.")
+    wkt: str | None = Field(None, description="A WKT POINT column.")
+    geojson: str | None = Field(None, description="A GeoJSON geometry or Feature column.")
+
+    @model_validator(mode="after")
+    def _one(self) -> Coordinates:
+        forms = [k for k in ("latlon", "lonlat", "wkt", "geojson") if getattr(self, k)]
+        if self.x or self.y:
+            if not (self.x and self.y):
+                raise ValueError("give both `x` and `y`")
+            forms.append("x/y")
+        if len(forms) != 1:
+            raise ValueError(f"give exactly one coordinate form, got {forms or 'none'}")
+        return self
+
+
+class Unit(Strict):
+    """A numeric conversion: value × factor, rounded when the schema wants an integer."""
+
+    factor: float = Field(description="Multiplier, e.g. 100 for metres to centimetres.")
+    round: bool = Field(True, description="Round to a whole number.")
+
+
+class Replace(Strict):
+    """A regular-expression rewrite of a value (e.g. a 4-digit counter to 3 digits)."""
+
+    pattern: str = Field(description="Python regular expression matched on the whole value.")
+    to: str = Field(description=r"Replacement, with \1 … for the groups.")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"pattern {value!r} is not a regular expression: {exc}") from exc
+        return value
+
+
+class Mapping(Strict):
+    """How the publisher's file becomes rows of the schema (declared, never code)."""
+
+    columns: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description="Schema field -> source column, or alternatives tried in order. Unlisted "
+        "fields are matched by name, ignoring case, BOM and spaces.",
+    )
+    values: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Schema field -> {source value: schema value} (enumerations).",
+    )
+    booleans: bool = Field(
+        True,
+        description="Write the usual spellings of booleans (True, FALSE, 0, oui, T …) as the "
+        "schema's true/false.",
+    )
+    coordinates: Coordinates | None = Field(
+        None, description="Where the coordinates are; default: the schema's own fields."
+    )
+    units: dict[str, Unit] = Field(default_factory=dict, description="Numeric conversions.")
+    replace: dict[str, Replace] = Field(default_factory=dict, description="Value rewrites.")
+    constants: dict[str, str] = Field(
+        default_factory=dict, description="Schema field -> value for every row (when empty)."
+    )
+    migrate_from: str | None = Field(
+        None,
+        description="Schema version of the file's layout when older, e.g. '0.2' (lieux de "
+        "covoiturage: id_local taken from id_lieu without its INSEE prefix).",
+    )
+
+
+class Contact(Strict):
+    """Who to tell when rows are quarantined."""
+
+    name: str | None = Field(None, description="Service or person.")
+    email: str | None = Field(None, description="E-mail address.")
+
+
+class Publisher(Strict):
+    """One publisher of a federated layer."""
+
+    slug: str | None = Field(None, description="Identifier; must equal the file name stem.")
+    name: str = Field(description="Official name, e.g. 'Département de la Haute-Garonne'.")
+    siren: str = Field(description="SIREN of the publishing body (9 digits, checksum).")
+    territory: Territory = Field(description="Where its rows may lie.")
+    parts: list[Part] = Field(min_length=1, description="Its file(s), as in a spec's source.")
+    format: str | None = Field(None, description="csv or json; default: from the file name.")
+    encoding: str | None = Field(None, description="Text encoding; default: detected.")
+    delimiter: str | None = Field(None, description="CSV separator; default: sniffed.")
+    mapping: Mapping = Field(default_factory=Mapping, description="Columns to schema.")
+    refresh: Refresh | None = Field(None, description="Its own schedule, if it differs.")
+    contact: Contact = Field(default_factory=Contact, description="Feedback contact.")
+
+    @field_validator("siren")
+    @classmethod
+    def _siren(cls, value: str) -> str:
+        if not stdsiren.is_valid(value):
+            raise ValueError(f"siren {value!r} is not a valid SIREN (9 digits, Luhn checksum)")
+        return value
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("csv", "json"):
+            raise ValueError(f"format {value!r}: expected 'csv' or 'json'")
+        return value
+
+    @property
+    def key(self) -> str:
+        """The slug (set from the file stem by the loader)."""
+        assert self.slug is not None
+        return self.slug
+
+
+class FederationDedupe(Strict):
+    """Which rows of two publishers are the same place."""
+
+    distance_m: float = Field(
+        25.0, gt=0, description="Rows of two publishers closer than this (metres) may be one place."
+    )
+    fields: list[str] = Field(
+        default_factory=list,
+        description="Schema fields that must also be equal (case and accents ignored); empty: "
+        "distance alone.",
+    )
+
+
+class Federation(Strict):
+    """A layer consolidated from many publishers into one national schema."""
+
+    schema_file: str = Field(
+        description="Table Schema (.json) the layer follows, relative to GEOPUBLISH_SOURCE_ROOT.",
+    )
+    schema_version: str = Field(
+        description="Version of that schema (files often say another; this one is recorded)."
+    )
+    publishers: str = Field(
+        description="Folder of publisher YAML files, relative to the collections folder."
+    )
+    communes: str = Field(
+        "admin_reference_decoupage_administratif/communes.json",
+        description="COG communes table (JSON, decoupage-administratif layout) under the source "
+        "root: INSEE codes are checked against it.",
+    )
+    epci: str = Field(
+        "admin_reference_decoupage_administratif/epci.json",
+        description="COG EPCI table with members, for territories given as an EPCI SIREN.",
+    )
+    outlines: list[str] = Field(
+        default_factory=list,
+        description="Commune outline files (GeoJSON with an INSEE `code`, patterns allowed) "
+        "under the source root: a row's point must fall in its commune, within the tolerance.",
+    )
+    tolerance_m: float = Field(
+        500.0, ge=0, description="Distance a point may lie outside its commune's outline."
+    )
+    x: str | None = Field(None, description="Schema field holding the longitude.")
+    y: str | None = Field(None, description="Schema field holding the latitude.")
+    geopoint: str | None = Field(
+        None, description="Schema field holding '[lon,lat]' (Table Schema geopoint, array)."
+    )
+    id_rule: list[str] = Field(
+        description="Schema fields joined with '-' to make the national id (e.g. insee, "
+        "id_local); published as `id_federe`, unique across publishers."
+    )
+    priorities: list[str] = Field(
+        default_factory=list,
+        description="Publisher slugs, most trusted first: which row is kept of a duplicate pair.",
+    )
+    dedupe: FederationDedupe | None = Field(
+        None, description="Cross-publisher duplicates; absent keeps all."
+    )
+    max_valid_drop: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="A publisher whose share of valid rows falls by more than this keeps its "
+        "last good rows.",
+    )
+
+    @model_validator(mode="after")
+    def _coordinates(self) -> Federation:
+        if bool(self.geopoint) == bool(self.x and self.y):
+            raise ValueError("give `x` and `y` schema fields, or a `geopoint` field")
+        return self
+
+
 class CollectionSpec(Strict):
     """One published layer."""
 
@@ -374,6 +597,9 @@ class CollectionSpec(Strict):
     crs: CrsOptions = Field(default_factory=CrsOptions, description="Storage and offered CRS.")
     publish: Publish = Field(default_factory=Publish, description="API presentation.")
     refresh: Refresh | None = Field(None, description="Automatic rebuild schedule.")
+    federation: Federation | None = Field(
+        None, description="For source kind federated: schema and publishers."
+    )
     theme: Annotated[str, Field(description="Set from the folder; not written in YAML.")] = ""
 
     @field_validator("id")
@@ -382,6 +608,12 @@ class CollectionSpec(Strict):
         if value is not None and not SNAKE.match(value):
             raise ValueError(f"id {value!r} must be snake_case ([a-z][a-z0-9_]*)")
         return value
+
+    @model_validator(mode="after")
+    def _federation(self) -> CollectionSpec:
+        if (self.source.kind == "federated") != (self.federation is not None):
+            raise ValueError("a `federation` section goes with source kind federated, and only")
+        return self
 
     @property
     def cid(self) -> str:

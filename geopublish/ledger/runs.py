@@ -141,6 +141,12 @@ def run_record(report: dict[str, Any]) -> dict[str, Any]:
         **{k: features[k] for k in VALIDITY_KEYS if k in features},
         **(report.get("changes") or {}),
     }
+    federation = report.get("federation") or {}
+    if federation.get("publishers"):
+        record["publishers"] = {
+            slug: {k: v for k, v in p.items() if k in ("outcome", "read", "valid", "error")}
+            for slug, p in federation["publishers"].items()
+        }
     if report.get("gates"):
         record["failed_gates"] = [g["gate"] for g in report["gates"] if not g.get("ok")]
     return record

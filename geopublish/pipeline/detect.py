@@ -14,11 +14,14 @@ from typing import Any
 
 from geopublish.catalog import Catalog
 from geopublish.catalog.models import CollectionSpec, Part
+from geopublish.pipeline import federated
 from geopublish.settings import Settings
 from geopublish.source.resolve import Resolved, expand_parts, fingerprint_files, resolve_part
 from geopublish.store import Stores
 
-BUILD_SECTIONS = ("source", "conform", "feature_id", "geometry", "dedupe", "checks", "crs")
+BUILD_SECTIONS = (
+    "source", "conform", "feature_id", "geometry", "dedupe", "checks", "crs", "federation",
+)  # fmt: skip
 
 
 @dataclass
@@ -53,6 +56,8 @@ def inputs(spec: CollectionSpec, settings: Settings) -> list[tuple[Part, Resolve
     if source.kind == "derived":
         refs = [Part(path=p) for p in source.reference.values()]
         return [(part, resolve_part(part, settings, cid)) for part in refs]
+    if source.kind == "federated":
+        return federated.inputs(spec, settings)
     folders = source.kind == "gtfs"
     parts = expand_parts(source.parts, settings, cid)
     return [(part, resolve_part(part, settings, cid, folders=folders)) for part in parts]
@@ -76,6 +81,8 @@ def detect(
     if derived is not None:
         for name in filter(None, (derived.from_collection, derived.reference)):
             upstream[name] = upstream_version(stores, catalog.specs[name])
+    if spec.federation is not None:
+        upstream["publishers"] = federated.digest(spec, settings)
     http = [
         {"url": r.origin, "etag": r.fetched.etag, "last_modified": r.fetched.last_modified}
         for r in resolved

@@ -19,6 +19,7 @@ from geopublish.normalise.conform import Conformer
 from geopublish.normalise.geometry import clean, drop_non_finite, output_type
 from geopublish.normalise.ids import Identifier
 from geopublish.pipeline.detect import Detection
+from geopublish.pipeline.federated import federated_plan
 from geopublish.pipeline.kinds import Frames, derived_plan, gtfs_plan, vector_plan
 from geopublish.pipeline.report import Report
 from geopublish.settings import Settings
@@ -144,6 +145,8 @@ def build_features(
         plan = gtfs_plan(spec, detection.inputs, report.stats)
     elif kind == "derived":
         plan = derived_plan(spec, store, detection.inputs)
+    elif kind == "federated":
+        plan = federated_plan(spec, settings, report.data)
     else:
         plan = vector_plan(spec, settings, detection.inputs, report.stats)
     on_total(plan.total)

@@ -100,6 +100,7 @@ def record(
             "trigger": report.get("trigger"),
             "source_sha256": served.source_sha256,
             "source_http": served.source_http,
+            **_publishers(report),
         },
     )
     crash_point("changes")
@@ -154,3 +155,9 @@ def _undo(store: Store, cid: str, build_id: str) -> None:
     for version in store.versions(cid):
         if version.build_id == build_id and not version.current:
             store.drop(cid, version.version)
+
+
+def _publishers(report: dict[str, Any]) -> dict[str, Any]:
+    """Each publisher's outcome, for the change set of a federated layer."""
+    found = (report.get("federation") or {}).get("publishers") or {}
+    return {"publishers": {s: p.get("outcome") for s, p in found.items()}} if found else {}

@@ -14,7 +14,7 @@ from flask import Response, abort
 from pygeoapi.flask_app import APP, CONFIG
 
 from geopublish.ledger import Reports
-from geopublish.serve import assets, catalogue, downloads, loaded, pages, quality
+from geopublish.serve import assets, catalogue, downloads, federation, loaded, pages, quality
 from geopublish.serve.coverages import install as install_coverage_schema
 from geopublish.serve.feed import install_feed
 from geopublish.serve.http import install
@@ -31,6 +31,7 @@ pages.install(APP, CONFIG)
 downloads.install(APP, SETTINGS, CONFIG)
 quality.install(APP, SETTINGS, CONFIG)
 catalogue.install(APP, SETTINGS)
+federation.install(APP, SETTINGS, CONFIG)
 
 
 def _reports(cid: str) -> Reports:

@@ -1,0 +1,137 @@
+"""A federated layer over HTTP, on both stores: a new publisher, a broken one, the pages."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+
+import pytest
+import requests
+from gpsupport import REPO, Server, cli_env, run_cli
+from pgsupport import drop_schema, postgis_dsn  # noqa: F401
+
+pytestmark = pytest.mark.data
+LAYER = "covoiturage_federe"
+HEADER = (
+    "id_local,nom_lieu,ad_lieu,com_lieu,insee,type,date_maj,ouvert,source,Xlong,Ylat,"
+    "nbre_pl,nbre_pmr,duree,horaires,proprio,lumiere,comm"
+)
+GERS = [  # three places in Gers communes (not among the shared files)
+    "A1,Aire d'Auch,,Auch,32013,Aire de covoiturage,2024-01-10,true,,0.5860,43.6460,20,1,,24/7,,true,",
+    "A2,Aire de Condom,,Condom,32107,Aire de covoiturage,2024-01-10,vrai,,0.3720,43.9580,12,,,,,,",
+    "A3,Aire de Fleurance,,Fleurance,32132,Parking,2024-01-10,TRUE,,0.6630,43.8480,8,0,,,,,",
+]
+
+
+def items(url: str, **params: object) -> dict:
+    r = requests.get(f"{url}/collections/{LAYER}/items", params={"f": "json", **params}, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def matched(url: str, publisher: str) -> int:
+    return items(url, publisher=publisher, limit=1)["numberMatched"]
+
+
+@pytest.fixture(scope="module", params=["gpkg", "postgis"])
+def site(request, shared_data, tmp_path_factory):
+    """The carpooling layer with two shared publishers, in a writable source root."""
+    root = tmp_path_factory.mktemp(f"fed_{request.param}")
+    data = root / "data"
+    data.mkdir()
+    for name in ("federation", "admin_reference_decoupage_administratif",
+                 "admin_france_geojson_occitanie"):  # fmt: skip
+        (data / name).symlink_to(shared_data / name)
+    (data / "local").mkdir()
+    specs = root / "collections" / "federation"
+    (specs / LAYER).mkdir(parents=True)
+    shutil.copy(REPO / "collections/federation" / f"{LAYER}.yml", specs)
+    for slug in ("cd31_haute_garonne", "cd66_pyrenees_orientales"):
+        shutil.copy(REPO / "collections/federation" / LAYER / f"{slug}.yml", specs / LAYER)
+    extra = {"GEOPUBLISH_COLLECTIONS_DIR": str(root / "collections"),
+             "GEOPUBLISH_STORE": request.param}  # fmt: skip
+    schema = None
+    if request.param == "postgis":
+        dsn = request.getfixturevalue("postgis_dsn")
+        schema = f"gp_fed_{os.getpid()}"
+        extra.update(GEOPUBLISH_POSTGIS_DSN=dsn, GEOPUBLISH_POSTGIS_SCHEMA=schema)
+    env = cli_env(root / "var", data, **extra)
+    result = run_cli(env, "build")
+    assert result.returncode == 0, result.stderr
+    server = Server(env)
+    yield {"url": server.url, "env": env, "data": data, "specs": specs, "root": root}
+    server.stop()
+    if schema:
+        drop_schema(extra["GEOPUBLISH_POSTGIS_DSN"], schema)
+
+
+def test_new_publisher_appears_then_a_broken_file_keeps_its_last_good_rows(site):
+    url = site["url"]
+    assert matched(url, "cd31_haute_garonne") == 41
+    assert matched(url, "cd66_pyrenees_orientales") == 25
+    file = site["data"] / "local" / "gers.csv"
+    file.write_text("\n".join([HEADER, *GERS]) + "\n", encoding="utf-8")
+    (site["specs"] / LAYER / "cd32_gers.yml").write_text(
+        "name: Département du Gers\nsiren: '223200015'\nterritory: {departements: ['32']}\n"
+        "parts:\n  - path: local/gers.csv\n"
+    )
+    result = run_cli(site["env"], "refresh")
+    assert result.returncode == 0, result.stderr
+    assert matched(url, "cd32_gers") == 3
+    assert matched(url, "cd31_haute_garonne") == 41
+    registry = requests.get(f"{url}/federation/{LAYER}/publishers?f=json", timeout=30).json()
+    outcomes = {p["publisher"]: p["outcome"] for p in registry["publishers"]}
+    assert outcomes == {  # the others were not read nor validated again
+        "cd31_haute_garonne": "unchanged",
+        "cd66_pyrenees_orientales": "unchanged",
+        "cd32_gers": "published",
+    }
+    latest = requests.get(f"{url}/collections/{LAYER}/changes?f=json", timeout=30).json()["latest"]
+    change = requests.get(f"{url}/collections/{LAYER}/changes/{latest}", timeout=30).json()
+    assert change["publishers"]["cd32_gers"] == "published" and change["counts"]["added"] == 3
+    before = {f["id"] for f in items(url, publisher="cd31_haute_garonne", limit=100)["features"]}
+    file.write_bytes(b"\x00\xff garbage, not a table\n")  # the publisher breaks its file
+    result = run_cli(site["env"], "refresh")
+    assert result.returncode == 0, result.stderr
+    assert matched(url, "cd32_gers") == 3  # its last good rows
+    after = {f["id"] for f in items(url, publisher="cd31_haute_garonne", limit=100)["features"]}
+    assert after == before and matched(url, "cd66_pyrenees_orientales") == 25
+    report = requests.get(f"{url}/federation/{LAYER}/publishers/cd32_gers?f=json", timeout=30)
+    body = report.json()
+    # Unreadable as the schema: no valid row left, a sharp drop -> refused, rows kept.
+    assert body["outcome"] == "refused" and body["error"]
+    assert [t["outcome"] for t in body["trend"]] == ["published", "refused"]
+    history = requests.get(f"{url}/collections/{LAYER}/history?f=json", timeout=30).json()
+    last = history["runs"][0]["publishers"]
+    assert last["cd32_gers"]["outcome"] == "refused"
+    assert last["cd31_haute_garonne"]["outcome"] == "unchanged"
+    download = requests.get(f"{url}/federation/{LAYER}/download.csv", timeout=30)
+    assert download.status_code == 200
+    assert len(list(csv.DictReader(download.text.splitlines()))) == 41 + 25 + 3
+
+
+def test_publisher_page_in_french_renders_offline_in_chromium(site):
+    url = f"{site['url']}/federation/{LAYER}/publishers/cd66_pyrenees_orientales"
+    html = requests.get(url, timeout=30).text
+    assert 'lang="fr"' in html and "Lignes en quarantaine" in html
+    links = [p for p in html.split('"') if p.startswith(("http://", "https://", "//"))]
+    assert all(p.startswith(site["url"] + "/") for p in links)  # nothing from elsewhere
+    assert "/assets/vendor/bootstrap/" in html
+    profile = site["root"] / "chromium"
+    dom = subprocess.run(
+        ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+         f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+         "--dump-dom", url],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "Part de lignes valides" in dom.stdout and "100.0%" in dom.stdout
+    css = requests.get(site["url"] + "/assets/vendor/bootstrap/dist/css/bootstrap.min.css",
+                       timeout=30)  # fmt: skip
+    assert css.status_code == 200
+    registry = requests.get(f"{site['url']}/federation/{LAYER}/publishers?f=json", timeout=30)
+    assert {p["publisher"] for p in registry.json()["publishers"]} >= {
+        "cd31_haute_garonne",
+        "cd66_pyrenees_orientales",
+    }

@@ -39,7 +39,10 @@ class Detection:
 
 def spec_digest(spec: CollectionSpec) -> str:
     """Hash of the spec sections that shape the built data (not titles or schedules)."""
-    data = spec.model_dump_json(include=set(BUILD_SECTIONS))
+    sections = set(BUILD_SECTIONS)
+    if spec.federation is None:  # so that the digests of other layers stay what they were
+        sections.discard("federation")
+    data = spec.model_dump_json(include=sections)
     return hashlib.sha256(data.encode()).hexdigest()
 
 

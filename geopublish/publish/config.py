@@ -255,13 +255,75 @@ def cleanup(settings: Settings) -> None:
                 tmp.unlink(missing_ok=True)
 
 
+DATETIME_PARAMETER = {
+    "name": "datetime",
+    "in": "query",
+    "required": False,
+    "style": "form",
+    "explode": False,
+    "schema": {"type": "string"},
+    "description": (
+        "Either a date-time (RFC 3339) or an interval, open or closed: only features whose "
+        "temporal property (the collection's time field) intersects it are selected. A "
+        "collection without a temporal property has no feature with a temporal geometry, so "
+        "no feature intersects: the result set is empty (OGC API Features Part 1, "
+        "/req/core/fc-time-response). A malformed value is a 400."
+    ),
+}
+
+
+def _limit_parameter(server: dict[str, Any]) -> dict[str, Any]:
+    limits = server.get("limits", {})
+    default, most = int(limits.get("default_items", 10)), int(limits.get("max_items", 10))
+    return {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": most, "default": default},
+        "description": (
+            f"The number of features in a page (default {default}, at most {most}; a larger "
+            "value is lowered to the collection's maximum)."
+        ),
+    }
+
+
+def finish_openapi(openapi: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document pygeoapi generated, with what geopublish serves declared in it.
+
+    ``limit`` becomes one ``components.parameters.limit`` (default and maximum: the server's
+    limits; QGIS takes its page size from it) referenced by every items path, and every items
+    path declares ``datetime``, which every feature collection accepts.
+    """
+    parameters = openapi.setdefault("components", {}).setdefault("parameters", {})
+    parameters["limit"] = _limit_parameter(config.get("server", {}))
+    parameters["datetime"] = DATETIME_PARAMETER
+    for path, item in openapi.get("paths", {}).items():
+        get = item.get("get") if isinstance(item, dict) else None
+        if not path.endswith("/items") or not get:
+            continue
+        kept = [
+            p
+            for p in get.get("parameters", [])
+            if p.get("name") not in ("limit", "datetime")
+            and not str(p.get("$ref", "")).endswith(("/parameters/limit", "/parameters/datetime"))
+        ]
+        get["parameters"] = [
+            *kept,
+            {"$ref": "#/components/parameters/limit"},
+            {"$ref": "#/components/parameters/datetime"},
+        ]
+    return openapi
+
+
 def write_config(config: dict[str, Any], settings: Settings) -> None:
     """Write pygeoapi-config.yml, then regenerate the OpenAPI document from it."""
     from pygeoapi.openapi import get_oas
 
     text = render_config(config)
     try:
-        openapi = get_oas(config)
+        openapi = finish_openapi(get_oas(config), config)
     except Exception as exc:  # pygeoapi raises assorted errors on a config it rejects
         raise PublishError(f"pygeoapi rejected the generated configuration: {exc}") from exc
     buffer = io.StringIO()

@@ -96,12 +96,14 @@ class PostGISProvider(FeatureProvider):
                 self._load_meta()
         raise AssertionError("unreachable")
 
-    def _new_query(self) -> PgQuery:
+    def new_query(self) -> PgQuery:
+        """An empty query on this layer."""
         return PgQuery(self.types, self.srid)
 
-    def _results(
+    def results(
         self, query: PgQuery, offset: int, limit: int, hits: bool
     ) -> tuple[list[Row] | None, int]:
+        """The page's rows (None for hits only) and numberMatched."""
         rows = None
         if not hits:
             select = self._select()
@@ -120,7 +122,8 @@ class PostGISProvider(FeatureProvider):
         names = [sql.Identifier(n) for n in self.types]
         return sql.SQL(", ").join([*names, sql.SQL("ST_AsBinary(geom)")])
 
-    def _row(self, identifier: str) -> Row | None:
+    def row(self, identifier: str) -> Row | None:
+        """One feature's row by id, or None."""
         query = PgQuery(self.types, self.srid)
         try:
             query.equals(self.id_field, identifier)
@@ -129,8 +132,10 @@ class PostGISProvider(FeatureProvider):
         rows = self._run(lambda t: (query.statement(self._select(), t), query.params))
         return rows[0] if rows else None
 
-    def _names(self) -> list[str]:
+    def names(self) -> list[str]:
+        """Declared field names, in row order."""
         return list(self.types)
 
-    def _decode(self, blobs: list[Any]) -> np.ndarray:
+    def decode(self, blobs: list[Any]) -> np.ndarray:
+        """Shapely geometries from the rows' geometry blobs."""
         return shapely.from_wkb(blobs)

@@ -14,4 +14,5 @@ exec "$ST" run "$URL/openapi?f=json" \
   --checks not_a_server_error \
   --max-time "$SECONDS_BUDGET" \
   --workers 2 \
+  --wait-for-schema 120 \
   --no-color

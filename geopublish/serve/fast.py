@@ -19,7 +19,7 @@ import urllib.parse
 from typing import Any
 
 import pygeoapi
-from flask import Response, request
+from flask import Response, g, request
 from pygeoapi import l10n
 from pygeoapi.api.itemtypes import get_dataset_formatters
 
@@ -32,14 +32,24 @@ MEDIA = "application/geo+json"
 
 
 def store_provider(provider: dict[str, Any]) -> FeatureProvider:
-    """The store's provider for a provider block (GeoPackage or PostGIS)."""
+    """The store's provider for a provider block (GeoPackage or PostGIS), once per request.
+
+    A PostGIS provider reuses the version record the request model read (``g``), so a request
+    costs its data statements only.
+    """
+    found = g.get("geopublish_store")
+    if found is not None:
+        return found
     if provider.get("name") == POSTGIS_PROVIDER:
         from geopublish.serve.postgis_provider import PostGISProvider
 
-        return PostGISProvider(provider)
-    from geopublish.serve.provider import GeoPackageProvider
+        made: FeatureProvider = PostGISProvider(provider, g.get("geopublish_layer"))
+    else:
+        from geopublish.serve.provider import GeoPackageProvider
 
-    return GeoPackageProvider(provider)
+        made = GeoPackageProvider(provider)
+    g.geopublish_store = made
+    return made
 
 
 def features(
@@ -91,7 +101,7 @@ def try_serve(
 def _feature(
     api: Any, cid: str, fid: str, store: FeatureProvider, resource: dict, base: str
 ) -> Response | None:
-    row = store.row(fid)
+    row = g.get("geopublish_row") or store.row(fid)
     if row is None:
         return None
     root = api.base_url

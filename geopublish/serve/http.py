@@ -24,7 +24,7 @@ from flask import Flask, Response, g, request
 from pygeoapi.api import itemtypes
 
 from geopublish.model import GPKG_PROVIDER, POSTGIS_PROVIDER, PublishedLayer
-from geopublish.serve.fast import try_serve
+from geopublish.serve.fast import store_provider, try_serve
 from geopublish.serve.published import served_layer
 from geopublish.serve.request import (
     RequestError,
@@ -156,6 +156,7 @@ def before() -> Response | None:
     layer = served_layer(api_.config["resources"][match["cid"]])
     if layer is None:
         return _exception(503, "ServiceUnavailable", f"collection {match['cid']!r} is not served")
+    g.geopublish_layer = layer
     rest = match["rest"] or ""
     try:
         _check(match["cid"], rest, match["fid"], layer, provider)
@@ -163,6 +164,14 @@ def before() -> Response | None:
         return _exception(exc.status, exc.code, str(exc))
     if request.method == "POST":
         return None
+    fid = match["fid"]
+    if fid is not None and "\x00" not in fid:
+        g.geopublish_row = store_provider(provider).row(fid)  # the direct path reuses it
+    if fid is not None and g.get("geopublish_row") is None:
+        # Answered here for every format: an unknown id is a client's 404, not a logged error.
+        return _exception(
+            404, "NotFound", f"no feature {match['fid'][:80]!r} in collection {match['cid']!r}"
+        )
     etag, built = _validators(layer, provider)
     g.geopublish_validators = (etag, built, rest.startswith("/items"))
     if _not_modified(etag, built):

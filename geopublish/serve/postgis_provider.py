@@ -20,7 +20,7 @@ from psycopg import sql
 from pygeoapi.provider.base import ProviderConnectionError
 
 from geopublish.catalog.models import FIELD_JSON_SCHEMA
-from geopublish.model import META_TABLE, srid, version_table
+from geopublish.model import META_TABLE, PublishedLayer, srid, version_table
 from geopublish.serve import queryables
 from geopublish.serve.pg_query import PgQuery, PgQueryError
 from geopublish.serve.provider_base import FeatureProvider, Row
@@ -52,13 +52,26 @@ class PostGISProvider(FeatureProvider):
 
     query_errors = (PgQueryError,)
 
-    def __init__(self, provider_def: dict[str, Any]) -> None:
+    def __init__(
+        self, provider_def: dict[str, Any], published: PublishedLayer | None = None
+    ) -> None:
         super().__init__(provider_def)
         self.dsn = dsn_of(provider_def)
         self.schema = provider_def.get("schema", "geopublish")
         self.table = provider_def["table"]
         self.queryables = queryables.declared(provider_def)
-        self._load_meta()
+        if published is not None and published.store == "postgis":
+            # The request model already read the current version's record: no second read.
+            self._use(published.version, published.model_dump(mode="json"))
+        else:
+            self._load_meta()
+
+    def _use(self, version: int, meta: dict[str, Any]) -> None:
+        self.version, self.meta = version, meta
+        self.types: dict[str, str] = self.meta["fields"]
+        self.id_field = self.meta["id_column"]
+        self.srid = srid(self.meta["storage_crs"])
+        self._fields = self.get_fields()
 
     def _load_meta(self) -> None:
         row = (
@@ -73,11 +86,7 @@ class PostGISProvider(FeatureProvider):
         )
         if row is None:
             raise ProviderConnectionError(user_msg=f"collection {self.table!r} is not published")
-        self.version, self.meta = int(row[0]), row[1]
-        self.types: dict[str, str] = self.meta["fields"]
-        self.id_field = self.meta["id_column"]
-        self.srid = srid(self.meta["storage_crs"])
-        self._fields = self.get_fields()
+        self._use(int(row[0]), row[1])
 
     def get_fields(self) -> dict[str, dict[str, str]]:
         """Field names and JSON Schema types, from the build's metadata."""
@@ -115,6 +124,8 @@ class PostGISProvider(FeatureProvider):
             )
         if query.unfiltered:
             return rows, int(self.meta["count"])
+        if rows is not None and len(rows) < limit and (rows or offset == 0):
+            return rows, offset + len(rows)  # a short page tells the count: no COUNT query
         count = sql.SQL("count(*)")
         return rows, int(self._run(lambda t: (query.statement(count, t), query.params))[0][0])
 

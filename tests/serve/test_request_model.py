@@ -156,6 +156,9 @@ def test_rejected_requests_leave_no_stack_trace_in_the_log(store, request):
     port = store["url"].rsplit(":", 1)[1]
     for params in ({"limit": "true"}, {"bbox": "nan,1,2,3"}, {"filter": "nom ="}, {"x": "1"}):
         assert get(f"{store['url']}{ITEMS}", **params).status_code == 400
+    for fid in ("no_such_id", "a%00b", "0"):
+        for f in ("json", "html"):
+            assert get(f"{store['url']}{ITEMS}/{fid}", f=f).status_code == 404, (fid, f)
     log = (Path(var) / f"server-{port}.log").read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in log, log[-3000:]
 
@@ -312,3 +315,16 @@ def test_serve_port_is_kept_by_later_builds_and_refreshes_with_default_settings(
     links = json.dumps(get(f"{points['url']}/collections").json())
     ports = set(re.findall(r"http://127\.0\.0\.1:(\d+)", links))
     assert ports == {str(points["port"])}
+
+
+def test_the_openapi_document_resolves_offline(api):
+    """Every $ref is local: clients and validators need no OGC schema server."""
+    text = requests.get(f"{api}/openapi", params={"f": "json"}, timeout=60).text
+    remote = re.findall(r'"\$ref":\s*"(https?://[^"]+)"', text)
+    assert remote == []
+    doc = json.loads(text)
+    for ref in set(re.findall(r'"\$ref":\s*"#/([^"]+)"', text)):
+        node = doc
+        for part in ref.split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        assert node is not None, ref

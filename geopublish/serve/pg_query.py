@@ -101,7 +101,18 @@ class PgQuery:
         """Features intersecting ``box`` (already in the storage CRS)."""
         if len(box) == 6:
             box = [box[0], box[1], box[3], box[4]]
-        self.where.append(sql.SQL("ST_Intersects(geom, {})").format(self.envelope(*box)))
+        minx, miny, maxx, maxy = box
+        if minx <= maxx:
+            self.where.append(sql.SQL("ST_Intersects(geom, {})").format(self.envelope(*box)))
+            return
+        # minx > maxx crosses the antimeridian (OGC API Features bbox), as the SQLite query.
+        if self.srid != 4326:
+            raise PgQueryError(f"bbox {box}: minx > maxx in a projected CRS")
+        east = self.envelope(minx, miny, 180, maxy)
+        west = self.envelope(-180, miny, maxx, maxy)
+        self.where.append(
+            sql.SQL("(ST_Intersects(geom, {}) OR ST_Intersects(geom, {}))").format(east, west)
+        )
 
     def cql(self, node: Any) -> None:
         """A parsed CQL2 filter (text or JSON)."""

@@ -5,11 +5,15 @@ Nothing is built at import time: call :func:`get_settings` and pass the result d
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVED_URL_FILE = "served-url.json"
 
 
 class Settings(BaseSettings):
@@ -50,7 +54,10 @@ class Settings(BaseSettings):
     pygeoapi_config: Path = Field(Path("pygeoapi-config.yml"), description="Generated config.")
     openapi: Path = Field(Path("var/openapi.yml"), description="Generated OpenAPI document.")
     base_url: str | None = Field(
-        None, description="Public URL of the API; defaults to http://HOST:PORT."
+        None,
+        description="Public URL of the API; defaults to http://HOST:PORT. `serve` and `up` "
+        "record the URL, host and port they serve on in var/served-url.json; later runs "
+        "(build, refresh, publish) use them unless set here or on the command line.",
     )
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(5000, description="Port to bind.")
@@ -98,6 +105,7 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if not value.is_absolute():
                 setattr(self, name, (root / value).resolve())
+        self._served_url()
         if self.store == "postgis" and not self.postgis_dsn:
             raise ValueError("GEOPUBLISH_STORE=postgis needs GEOPUBLISH_POSTGIS_DSN")
         return self
@@ -109,6 +117,39 @@ class Settings(BaseSettings):
         return [self.source_root.resolve()] + [
             (p if p.is_absolute() else self.project_dir / p).resolve() for p in extra
         ]
+
+    @property
+    def served_url_file(self) -> Path:
+        """Where ``serve`` and ``up`` record the public URL they serve on (var/served-url.json)."""
+        return self.var_dir / SERVED_URL_FILE
+
+    def _served_url(self) -> None:
+        # What the last `serve` used is part of the deployment: later builds and refreshes
+        # write the same URL unless the environment or the command line says otherwise.
+        path = self.served_url_file
+        if not path.is_file():
+            return
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            host, port, base = str(saved["host"]), int(saved["port"]), saved.get("base_url")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not a served-URL record ({exc})") from exc
+        explicit = self.model_fields_set
+        if "host" not in explicit:
+            self.host = host
+        if "port" not in explicit:
+            self.port = port
+        if "base_url" not in explicit and base is not None:
+            self.base_url = str(base)
+
+    def record_served_url(self) -> None:
+        """Keep the host, port and base URL being served for every later run (atomic write)."""
+        record = {"host": self.host, "port": self.port, "base_url": self.base_url}
+        path = self.served_url_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
 
     @property
     def store_dir(self) -> Path:

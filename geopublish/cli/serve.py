@@ -23,6 +23,8 @@ def _apply(obj: Context, host: str | None, port: int | None, workers: int | None
         settings.port = port
     if workers:
         settings.workers = workers
+    # The URL served is the deployment's: every later build and refresh writes the same links.
+    settings.record_served_url()
 
 
 @click.command()

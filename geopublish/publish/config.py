@@ -266,13 +266,169 @@ def cleanup(settings: Settings) -> None:
                 tmp.unlink(missing_ok=True)
 
 
+DATETIME_PARAMETER = {
+    "name": "datetime",
+    "in": "query",
+    "required": False,
+    "style": "form",
+    "explode": False,
+    "schema": {"type": "string"},
+    "description": (
+        "Either a date-time (RFC 3339) or an interval, open or closed: only features whose "
+        "temporal property (the collection's time field) intersects it are selected. A "
+        "collection without a temporal property has no feature with a temporal geometry, so "
+        "no feature intersects: the result set is empty (OGC API Features Part 1, "
+        "/req/core/fc-time-response). A malformed value is a 400."
+    ),
+}
+
+
+def _limit_parameter(server: dict[str, Any]) -> dict[str, Any]:
+    limits = server.get("limits", {})
+    default, most = int(limits.get("default_items", 10)), int(limits.get("max_items", 10))
+    return {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": most, "default": default},
+        "description": (
+            f"The number of features in a page (default {default}, at most {most}; a larger "
+            "value is lowered to the collection's maximum)."
+        ),
+    }
+
+
+_JSON = {"application/json": {"schema": {"type": "object"}}}
+_GEOJSON = {"application/geo+json": {"schema": {"type": "object"}}}
+# What pygeoapi's document takes from the OGC schema servers, declared in the document itself:
+# offline clients (and validators) resolve every reference without the internet.
+LOCAL_COMPONENTS: dict[str, dict[str, Any]] = {
+    "parameters": {
+        "featureId": {
+            "name": "featureId",
+            "in": "path",
+            "required": True,
+            "description": "Local identifier of a feature.",
+            "schema": {"type": "string"},
+        },
+        "sortby": {
+            "name": "sortby",
+            "in": "query",
+            "required": False,
+            "style": "form",
+            "explode": False,
+            "description": "Comma-separated properties to sort by, '-' before one for descending.",
+            "schema": {"type": "array", "items": {"type": "string"}},
+        },
+        "subset": {
+            "name": "subset",
+            "in": "query",
+            "required": False,
+            "style": "form",
+            "explode": False,
+            "description": "Subset of a coverage along its axes, e.g. Lat(43:44).",
+            "schema": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "responses": {
+        "LandingPage": {"description": "The landing page.", "content": _JSON},
+        "Collection": {"description": "A collection's description.", "content": _JSON},
+        "Features": {"description": "A page of features (GeoJSON).", "content": _GEOJSON},
+        "Feature": {"description": "One feature (GeoJSON).", "content": _GEOJSON},
+        "InvalidParameter": {
+            "description": "A parameter has an invalid value: an OGC exception document.",
+            "content": _JSON,
+        },
+        "NotFound": {"description": "No such resource.", "content": _JSON},
+        "ServerError": {"description": "A server error.", "content": _JSON},
+    },
+    "schemas": {
+        "cql2": {"description": "A CQL2 JSON expression.", "type": "object"},
+        "exception": {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"type": "string"}, "detail": {"type": "string"}},
+        },
+        "link": {
+            "type": "object",
+            "required": ["href"],
+            "properties": {"href": {"type": "string"}, "rel": {"type": "string"}},
+        },
+    },
+}
+_FILE_KINDS = {"sortby": "parameters", "cql2": "schemas", "exception": "schemas"}
+
+
+def _local_ref(ref: str, components: dict[str, Any]) -> str | None:
+    """The local reference standing for a remote one (its component added), or None."""
+    address, _, fragment = ref.partition("#")
+    parts = fragment.strip("/").split("/")
+    if len(parts) == 3 and parts[0] == "components":
+        kind, name = parts[1], parts[2]
+    else:
+        name = address.rsplit("/", 1)[-1].split(".")[0]
+        kind = _FILE_KINDS.get(name, "")
+    known = LOCAL_COMPONENTS.get(kind, {})
+    if name not in known and name not in components.get(kind, {}):
+        return None
+    components.setdefault(kind, {}).setdefault(name, known.get(name))
+    return f"#/components/{kind}/{name}"
+
+
+def _localise(node: Any, components: dict[str, Any]) -> None:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str) and ref.startswith(("http://", "https://")):
+                local = _local_ref(ref, components)
+                if local is not None:
+                    item["$ref"] = local
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def finish_openapi(openapi: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document pygeoapi generated, with what geopublish serves declared in it.
+
+    ``limit`` becomes one ``components.parameters.limit`` (default and maximum: the server's
+    limits; QGIS takes its page size from it) referenced by every items path, every items
+    path declares ``datetime``, which every feature collection accepts, and references to the
+    OGC schema servers become components of the document (it resolves offline).
+    """
+    parameters = openapi.setdefault("components", {}).setdefault("parameters", {})
+    parameters["limit"] = _limit_parameter(config.get("server", {}))
+    parameters["datetime"] = DATETIME_PARAMETER
+    for path, item in openapi.get("paths", {}).items():
+        get = item.get("get") if isinstance(item, dict) else None
+        if not path.endswith("/items") or not get:
+            continue
+        kept = [
+            p
+            for p in get.get("parameters", [])
+            if p.get("name") not in ("limit", "datetime")
+            and not str(p.get("$ref", "")).endswith(("/parameters/limit", "/parameters/datetime"))
+        ]
+        get["parameters"] = [
+            *kept,
+            {"$ref": "#/components/parameters/limit"},
+            {"$ref": "#/components/parameters/datetime"},
+        ]
+    _localise(openapi, openapi["components"])
+    return openapi
+
+
 def write_config(config: dict[str, Any], settings: Settings) -> None:
     """Write pygeoapi-config.yml, then regenerate the OpenAPI document from it."""
     from pygeoapi.openapi import get_oas
 
     text = render_config(config)
     try:
-        openapi = get_oas(config)
+        openapi = finish_openapi(get_oas(config), config)
     except Exception as exc:  # pygeoapi raises assorted errors on a config it rejects
         raise PublishError(f"pygeoapi rejected the generated configuration: {exc}") from exc
     buffer = io.StringIO()

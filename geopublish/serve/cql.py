@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pygeofilter.parsers.cql2_text.parser as text_parser
 import shapely
 from lark import Lark
@@ -52,6 +53,17 @@ _PARSER = Lark(
 )
 
 
+# Bounds on a filter: nesting of boolean operators (a chain of one operator is one level) and
+# the number of nodes. Deeper filters overflow SQLite's parser stack; none is a real query.
+MAX_DEPTH = 24
+MAX_NODES = 500
+MAX_CHARS = 65_536
+
+
+class CqlError(ValueError):
+    """A filter that does not parse, or that is too deep or too large to run."""
+
+
 def parse_cql2_text(text: str) -> Any:
     """The pygeofilter AST of a CQL2 text filter.
 
@@ -65,24 +77,101 @@ def parse_cql2_text(text: str) -> Any:
     Any
         A :mod:`pygeofilter.ast` node.
     """
-    return _boxes(_PARSER.parse(text.strip()), json_order=False)
+    if len(text) > MAX_CHARS:
+        raise CqlError(f"longer than {MAX_CHARS} characters")
+    return _checked(lambda: _PARSER.parse(text.strip()), json_order=False)
 
 
 def parse_cql2_json(text: str | bytes) -> Any:
     """The pygeofilter AST of a CQL2 JSON filter, bounding boxes read as the standard says."""
-    return _boxes(_parse_json(text), json_order=True)
+    if len(text) > MAX_CHARS:
+        raise CqlError(f"longer than {MAX_CHARS} characters")
+    return _checked(
+        lambda: _parse_json(text.decode("utf-8") if isinstance(text, bytes) else text),
+        json_order=True,
+    )
+
+
+def _checked(parse: Any, json_order: bool) -> Any:
+    try:
+        node = parse()
+    except CqlError:
+        raise
+    except RecursionError as exc:
+        raise CqlError(f"nested deeper than {MAX_DEPTH} levels") from exc
+    except Exception as exc:  # lark, json and pygeofilter raise many unrelated types
+        text = str(exc).strip()
+        raise CqlError(text.splitlines()[0][:300] if text else type(exc).__name__) from exc
+    depth, nodes = _size(node)
+    if depth > MAX_DEPTH:
+        raise CqlError(f"boolean operators nested {depth} levels deep; at most {MAX_DEPTH}")
+    if nodes > MAX_NODES:
+        raise CqlError(f"{nodes} expressions; at most {MAX_NODES}")
+    try:
+        return _boxes(node, json_order)
+    except CqlError:
+        raise
+    except Exception as exc:  # shapely and GEOS on a malformed geometry literal
+        reason = str(exc)[:200] or type(exc).__name__
+        raise CqlError(f"malformed geometry literal: {reason}") from exc
+
+
+def _size(node: Any) -> tuple[int, int]:
+    """(nesting depth of boolean operators, number of nodes), without recursion."""
+    deepest, count = 0, 0
+    stack: list[tuple[Any, int, type | None]] = [(node, 0, None)]
+    while stack:
+        item, depth, parent = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            return deepest, count
+        if isinstance(item, (ast.And, ast.Or)):
+            level = depth if parent is type(item) else depth + 1
+            deepest = max(deepest, level)
+            stack += [(item.lhs, level, type(item)), (item.rhs, level, type(item))]
+        elif isinstance(item, ast.Not):
+            deepest = max(deepest, depth + 1)
+            stack.append((item.sub_node, depth + 1, ast.Not))
+    return deepest, count
+
+
+def chain(node: Any) -> list[Any]:
+    """The operands of a chain of one boolean operator (``a AND b AND c`` -> [a, b, c])."""
+    kind, out, stack = type(node), [], [node]
+    while stack:
+        item = stack.pop()
+        if type(item) is kind:
+            stack += [item.rhs, item.lhs]
+        else:
+            out.append(item)
+    return out
 
 
 def _boxes(node: Any, json_order: bool) -> Any:
-    if isinstance(node, (ast.And, ast.Or)):
-        _boxes(node.lhs, json_order)
-        _boxes(node.rhs, json_order)
-    elif isinstance(node, ast.Not):
-        _boxes(node.sub_node, json_order)
-    elif isinstance(node, ast.SpatialComparisonPredicate):
-        node.lhs = _polygon(node.lhs, json_order)
-        node.rhs = _polygon(node.rhs, json_order)
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (ast.And, ast.Or)):
+            stack += [item.lhs, item.rhs]
+        elif isinstance(item, ast.Not):
+            stack.append(item.sub_node)
+        elif isinstance(item, ast.SpatialComparisonPredicate):
+            item.lhs = _polygon(item.lhs, json_order)
+            item.rhs = _polygon(item.rhs, json_order)
+            for side in (item.lhs, item.rhs):
+                if isinstance(side, values.Geometry):
+                    _valid_geometry(side.geometry)
     return node
+
+
+def _valid_geometry(geometry: Any) -> None:
+    """Refuse a geometry literal shapely cannot build or whose coordinates are not finite."""
+    if not isinstance(geometry, dict) or "type" not in geometry:
+        raise CqlError(f"malformed geometry literal {str(geometry)[:80]!r}")
+    shape = shapely.geometry.shape(geometry)
+    coords = shapely.get_coordinates(shape)
+    if shape.is_empty or not bool(np.isfinite(coords).all()):
+        raise CqlError(f"geometry literal {str(geometry)[:80]!r} is empty or not finite")
 
 
 def _polygon(value: Any, json_order: bool) -> Any:

@@ -19,37 +19,54 @@ import urllib.parse
 from typing import Any
 
 import pygeoapi
-from flask import Response, request
+from flask import Response, g, request
 from pygeoapi import l10n
-from pygeoapi.api import evaluate_limit, validate_bbox
 from pygeoapi.api.itemtypes import get_dataset_formatters
 
+from geopublish.model import POSTGIS_PROVIDER
 from geopublish.serve import geojson
-from geopublish.serve.cql import parse_cql2_json, parse_cql2_text
-from geopublish.serve.layer import Layer
-from geopublish.serve.provider_base import documents
-from geopublish.serve.sql import Query, QueryError
+from geopublish.serve.provider_base import FeatureProvider, Row, documents
+from geopublish.serve.request import CRS84, ItemsRequest, apply
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-PAGE_PARAMS = {
-    "f", "limit", "offset", "bbox", "skipGeometry", "properties", "sortby", "resulttype",
-    "filter", "filter-lang",
-}  # fmt: skip
 MEDIA = "application/geo+json"
 
 
+def store_provider(provider: dict[str, Any]) -> FeatureProvider:
+    """The store's provider for a provider block (GeoPackage or PostGIS), once per request.
+
+    A PostGIS provider reuses the version record the request model read (``g``), so a request
+    costs its data statements only.
+    """
+    found = g.get("geopublish_store")
+    if found is not None:
+        return found
+    if provider.get("name") == POSTGIS_PROVIDER:
+        from geopublish.serve.postgis_provider import PostGISProvider
+
+        made: FeatureProvider = PostGISProvider(provider, g.get("geopublish_layer"))
+    else:
+        from geopublish.serve.provider import GeoPackageProvider
+
+        made = GeoPackageProvider(provider)
+    g.geopublish_store = made
+    return made
+
+
 def features(
-    layer: Layer, rows: list[tuple], select: list[str] | None, skip: bool
+    store: FeatureProvider, rows: list[Row], select: tuple[str, ...] | None, skip: bool
 ) -> list[dict[str, Any]]:
     """GeoJSON feature of each row, its geometry from :mod:`geopublish.serve.geojson`."""
     geoms: list[Any] = [None] * len(rows)
     if rows and not skip:
-        geoms = geojson.geometries(layer.decode([r[-1] for r in rows]))
-    return documents(rows, geoms, layer.field_names, layer.id_column, select, layer.present)
+        geoms = geojson.geometries(store.decode([r[-1] for r in rows]))
+    names = store.names()
+    return documents(
+        rows, geoms, names, store.id_field, list(select) if select else None, store.present
+    )
 
 
 def _respond(api: Any, document: dict[str, Any]) -> Response:
-    data = geojson.dumps(document).replace(b"<", b"&lt;").replace(b">", b"&gt;")
+    data = geojson.dumps(document)
     response = Response(data, mimetype=MEDIA)
     response.headers["X-Powered-By"] = f"pygeoapi {pygeoapi.__version__}"
     response.headers["Content-Language"] = l10n.locale2str(api.default_locale)
@@ -61,29 +78,30 @@ def _respond(api: Any, document: dict[str, Any]) -> Response:
     return response
 
 
-def try_serve(cid: str, fid: str | None, layer: Layer, provider: dict[str, Any]) -> Response | None:
+def try_serve(
+    cid: str, fid: str | None, req: ItemsRequest | None, provider: dict[str, Any]
+) -> Response | None:
     """The response for a request this path handles, else None (pygeoapi takes it)."""
     from pygeoapi.flask_app import api_
 
     args = request.args
-    if request.method != "GET" or args.get("f") != "json" or provider.get("storage_crs") != CRS84:
+    if args.get("f") != "json" or provider.get("storage_crs") != CRS84:
         return None
     resource = api_.config["resources"][cid]
     base = f"{api_.get_collections_url()}/{cid}"
     if fid is not None:
-        return _feature(api_, cid, fid, layer, resource, base) if set(args) == {"f"} else None
-    if not set(args) <= PAGE_PARAMS | set(layer.field_names):
+        if set(args) != {"f"}:
+            return None
+        return _feature(api_, cid, fid, store_provider(provider), resource, base)
+    if req is None or not req.crs84_only or "lang" in args:
         return None
-    try:
-        return _page(api_, cid, layer, resource, base)
-    except (ValueError, TypeError, QueryError):
-        return None
+    return _page(api_, req, store_provider(provider), resource, base)
 
 
 def _feature(
-    api: Any, cid: str, fid: str, layer: Layer, resource: dict, base: str
+    api: Any, cid: str, fid: str, store: FeatureProvider, resource: dict, base: str
 ) -> Response | None:
-    row = layer.by_id(fid)
+    row = g.get("geopublish_row") or store.row(fid)
     if row is None:
         return None
     root = api.base_url
@@ -121,36 +139,19 @@ def _feature(
             "href": base,
         },
     ]
-    (feature,) = features(layer, [row], None, False)
+    (feature,) = features(store, [row], None, False)
     return _respond(api, {**feature, "links": links})
 
 
-def _page(api: Any, cid: str, layer: Layer, resource: dict, base: str) -> Response:
+def _page(
+    api: Any, req: ItemsRequest, store: FeatureProvider, resource: dict, base: str
+) -> Response:
     args = request.args
-    offset = int(args.get("offset", 0))
-    if offset < 0:
-        raise ValueError(offset)
-    limit = evaluate_limit(
-        args.get("limit"), api.config["server"].get("limits", {}), resource.get("limits", {})
-    )
-    query = Query(layer)
-    if "bbox" in args:
-        query.bbox(validate_bbox(args["bbox"]))
-    for name in args:
-        if name in layer.field_names:
-            query.equals(name, args[name])
-    if "filter" in args:
-        json_lang = args.get("filter-lang") == "cql2-json"
-        query.cql((parse_cql2_json if json_lang else parse_cql2_text)(args["filter"]))
-    for key in filter(None, args.get("sortby", "").split(",")):
-        query.order(key.lstrip("+-"), key.startswith("-"))
-    skip = args.get("skipGeometry", "false").lower() in ("true", "1", "yes")
-    select = args["properties"].split(",") if "properties" in args else None
-    if select and not set(select) <= set(layer.field_names):
-        raise ValueError(select)
-    rows = query.page(offset, limit) if args.get("resulttype", "results") == "results" else None
-    matched = query.matched(offset, limit, rows)
-    found = features(layer, rows, select, skip) if rows is not None else []
+    offset, limit = req.offset, req.limit
+    query = store.new_query()
+    apply(query, req, store.time_field)
+    rows, matched = store.results(query, offset, limit, req.hits)
+    found = features(store, rows, req.select, req.skip_geometry) if rows is not None else []
     uri = f"{base}/items"
     tail = "".join(
         f"&{urllib.parse.quote(k, safe='')}={urllib.parse.quote(str(v), safe=',')}"

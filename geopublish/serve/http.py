@@ -1,42 +1,45 @@
-"""HTTP behaviour around pygeoapi for collections served by geopublish's provider.
+"""HTTP behaviour around pygeoapi for every collection geopublish serves, whatever the store.
 
-Flask hooks installed on pygeoapi's app: parameters a collection cannot honour become a 400
-with an OGC exception instead of being ignored; items and features are ``application/geo+json``;
-``ETag``/``Last-Modified`` come from the published version (build id, build time), so a
-conditional request is answered with a 304 before any query runs; ``Cache-Control`` comes from
-the settings. ``/conformance`` declares only the classes the conformance suite checks.
+Flask hooks installed on pygeoapi's app: each items / feature request is parsed once into the
+request model (:mod:`geopublish.serve.request`) against the served version's record, for the
+GeoPackage and the PostGIS store alike; a parameter the collection cannot honour is a 400 (an
+OGC exception document) instead of being ignored or reaching SQL; items and features are
+``application/geo+json``; ``ETag``/``Last-Modified`` come from the published version (build
+id, build time), so a conditional request is answered with a 304 before any query runs;
+``Cache-Control`` comes from the settings. ``/conformance`` declares only the classes the
+conformance suite checks. Gzip, CORS and the media types apply to error bodies too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import json
-import os
+import logging
 import re
 from typing import Any
 
 from flask import Flask, Response, g, request
 from pygeoapi.api import itemtypes
 
-from geopublish.serve import queryables
-from geopublish.serve.cql import parse_cql2_json, parse_cql2_text
-from geopublish.serve.fast import try_serve
-from geopublish.serve.layer import Layer, open_layer
-from geopublish.serve.provider import GeoPackageProvider
+from geopublish.model import GPKG_PROVIDER, POSTGIS_PROVIDER, PublishedLayer
+from geopublish.serve.fast import store_provider, try_serve
+from geopublish.serve.published import served_layer
+from geopublish.serve.request import (
+    RequestError,
+    parse_feature,
+    parse_filter,
+    parse_items,
+    parse_other,
+)
+from geopublish.serve.sql import QueryError
 
-PROVIDER = f"{GeoPackageProvider.__module__}.{GeoPackageProvider.__name__}"
+LOGGER = logging.getLogger(__name__)
+PROVIDERS = {GPKG_PROVIDER, POSTGIS_PROVIDER}
 ROUTE = re.compile(
     r"^/collections/(?P<cid>[^/]+)(?P<rest>/items(?:/(?P<fid>[^/]+))?|/queryables)?/?$"
 )
-COMMON = {"f", "lang"}
-ITEMS = COMMON | {
-    "bbox", "bbox-crs", "crs", "limit", "offset", "resulttype", "datetime", "sortby",
-    "properties", "skipGeometry", "filter", "filter-lang", "filter-crs",
-}  # fmt: skip
-ITEM = COMMON | {"crs"}
-LANGS = {"cql2-text": "CQL2 text", "cql2-json": "CQL2 JSON"}
-BOOLEANS = {"true", "false", "1", "0", "yes", "no"}
 CONF = "http://www.opengis.net/spec"
 UNSERVED = {
     f"{CONF}/ogcapi-features-4/1.0/conf/create-replace-delete",
@@ -53,77 +56,33 @@ SERVED = [
     f"{CONF}/cql2/1.0/conf/spatial-functions",
     f"{CONF}/cql2/1.0/conf/property-property",
 ]
-
+CQL_JSON_MEDIA = ("application/query-cql-json", "application/json", "application/cql2+json")
+GZIP_MAGIC = b"\x1f\x8b"
 
 CACHE_CONTROL = [""]
 
 
-class BadParameter(ValueError):
-    """A query parameter the collection cannot honour."""
-
-
 def _parse_filter_text(text: str) -> Any:
-    """``filter`` as CQL2 text with CQL2 precedence, or JSON when ``filter-lang=cql2-json``."""
-    if request.args.get("filter-lang") == "cql2-json":
-        return parse_cql2_json(text)
-    return parse_cql2_text(text)
+    """The filter the request model already parsed, else ``text`` parsed (CQL2 precedence)."""
+    found = g.get("geopublish_request")
+    if found is not None and found.filter is not None:
+        return found.filter
+    lang = request.args.get("filter-lang", "cql2-text")
+    return parse_filter(text, "cql2-json" if lang == "cql2-json" else "cql2-text")
 
 
-def _layer(cid: str) -> tuple[Layer, dict[str, Any]] | None:
-    from pygeoapi.flask_app import api_
+def _parse_filter_json(text: str | bytes) -> Any:
+    found = g.get("geopublish_body_filter")
+    return found if found is not None else parse_filter(text, "cql2-json")
 
-    resource = api_.config["resources"].get(cid)
+
+def _provider(resource: dict[str, Any] | None) -> dict[str, Any] | None:
     if not resource or resource.get("type") != "collection":
         return None
     for provider in resource.get("providers", []):
-        if provider.get("type") == "feature" and provider.get("name") == PROVIDER:
-            table = provider.get("table") or cid
-            return open_layer(os.path.realpath(provider["data"]), table), provider
+        if provider.get("type") == "feature" and provider.get("name") in PROVIDERS:
+            return provider
     return None
-
-
-def check_items(cid: str, args: Any, layer: Layer, provider: dict[str, Any]) -> None:
-    """Refuse what /items of this collection would otherwise ignore or misread."""
-    fields = set(layer.field_names)
-    for name in args:
-        if name == "q":
-            raise BadParameter(f"collection {cid!r}: free-text search 'q' is not supported")
-        if name not in ITEMS and name not in fields:
-            raise BadParameter(
-                f"collection {cid!r}: unknown query parameter {name!r}; accepted: "
-                f"{sorted(ITEMS)} and the fields {sorted(fields)}"
-            )
-    if "datetime" in args and not provider.get("time_field"):
-        raise BadParameter(f"collection {cid!r}: 'datetime' is not supported: no time field")
-    for key in filter(None, args.get("sortby", "").split(",")):
-        name = key[1:] if key[0] in "+-" else key
-        if name not in fields:
-            raise BadParameter(
-                f"collection {cid!r}: cannot sort by {name!r}; sortable: {sorted(fields)}"
-            )
-    if args.get("resulttype", "results") not in ("results", "hits"):
-        raise BadParameter(f"resulttype {args['resulttype']!r}: expected 'results' or 'hits'")
-    if args.get("skipGeometry", "false").lower() not in BOOLEANS:
-        raise BadParameter(f"skipGeometry {args['skipGeometry']!r}: expected true or false")
-    lang = args.get("filter-lang", "cql2-text")
-    if lang not in LANGS:
-        raise BadParameter(f"filter-lang {lang!r}: expected 'cql2-text' or 'cql2-json'")
-    parsed = None
-    if "filter" in args:
-        parse = parse_cql2_json if lang == "cql2-json" else parse_cql2_text
-        try:
-            parsed = parse(args["filter"])
-        except Exception as exc:  # lark and json raise several unrelated types
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BadParameter(
-                f"collection {cid!r}: filter is not valid {LANGS[lang]}: {reason}"
-            ) from exc
-    try:
-        queryables.check(
-            cid, queryables.declared(provider), [n for n in args if n in fields], parsed
-        )
-    except queryables.NotQueryable as exc:
-        raise BadParameter(str(exc)) from exc
 
 
 def _exception(status: int, code: str, description: str) -> Response:
@@ -131,11 +90,12 @@ def _exception(status: int, code: str, description: str) -> Response:
     return Response(body, status=status, mimetype="application/json")
 
 
-def _validators(layer: Layer, provider: dict[str, Any]) -> tuple[str, dt.datetime]:
+def _validators(layer: PublishedLayer, provider: dict[str, Any]) -> tuple[str, dt.datetime]:
     """The ETag of this representation and the version's Last-Modified."""
     key = "\n".join(
         [
             json.dumps(provider, sort_keys=True, default=str),
+            str(layer.version),
             request.path,
             request.query_string.decode("latin-1"),
             request.headers.get("Accept", ""),
@@ -144,8 +104,10 @@ def _validators(layer: Layer, provider: dict[str, Any]) -> tuple[str, dt.datetim
         ]
     )
     digest = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:16]
-    built = dt.datetime.fromisoformat(str(layer.meta["built_at"]).replace("Z", "+00:00"))
-    return f"{layer.meta['build_id']}-{digest}", built
+    built = dt.datetime.fromisoformat(str(layer.built_at).replace("Z", "+00:00"))
+    if built.tzinfo is None:
+        built = built.replace(tzinfo=dt.UTC)
+    return f"{layer.build_id}-{digest}", built
 
 
 def _not_modified(etag: str, built: dt.datetime) -> bool:
@@ -155,38 +117,72 @@ def _not_modified(etag: str, built: dt.datetime) -> bool:
     return since is not None and built.replace(microsecond=0) <= since
 
 
+def _check(cid: str, rest: str, fid: str | None, layer: PublishedLayer, provider: dict) -> None:
+    """Parse the request once into the request model (kept on ``g``); RequestError if bad."""
+    from pygeoapi.flask_app import api_
+
+    if rest == "/items" and fid is None:
+        resource = api_.config["resources"][cid]
+        limits = {**api_.config["server"].get("limits", {}), **resource.get("limits", {})}
+        g.geopublish_request = parse_items(cid, request.args, layer, provider, limits)
+        if request.method == "POST":
+            kind = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if kind not in CQL_JSON_MEDIA:
+                raise RequestError(
+                    f"collection {cid!r}: POST to items takes a CQL2 JSON filter "
+                    f"(Content-Type application/query-cql-json), got {kind or 'none'!r}",
+                    status=415 if kind else 400,
+                )
+            body = request.get_data(cache=True)
+            if not body.strip():
+                raise RequestError(f"collection {cid!r}: POST to items needs a CQL2 JSON body")
+            g.geopublish_body_filter = parse_filter(body, "cql2-json")
+    elif fid is not None:
+        parse_feature(cid, request.args, provider)
+    else:
+        parse_other(cid, request.args)
+
+
 def before() -> Response | None:
-    """Validate parameters and answer conditional requests before pygeoapi runs."""
+    """Check the request against the layer and answer conditional requests before pygeoapi."""
     match = ROUTE.match(request.path)
     if not match or request.method not in ("GET", "HEAD", "POST"):
         return None
-    found = _layer(match["cid"])
-    if found is None:
+    from pygeoapi.flask_app import api_
+
+    provider = _provider(api_.config["resources"].get(match["cid"]))
+    if provider is None:
         return None
-    layer, provider = found
+    layer = served_layer(api_.config["resources"][match["cid"]])
+    if layer is None:
+        return _exception(503, "ServiceUnavailable", f"collection {match['cid']!r} is not served")
+    g.geopublish_layer = layer
     rest = match["rest"] or ""
     try:
-        if rest == "/items":
-            check_items(match["cid"], request.args, layer, provider)
-        else:
-            allowed = ITEM if match["fid"] else COMMON
-            for name in sorted(set(request.args) - allowed):
-                raise BadParameter(
-                    f"collection {match['cid']!r}: unknown query parameter {name!r}; "
-                    f"accepted here: {sorted(allowed)}"
-                )
-    except BadParameter as exc:
-        return _exception(400, "InvalidParameterValue", str(exc))
+        _check(match["cid"], rest, match["fid"], layer, provider)
+    except RequestError as exc:
+        return _exception(exc.status, exc.code, str(exc))
     if request.method == "POST":
         return None
+    fid = match["fid"]
+    if fid is not None and "\x00" not in fid:
+        g.geopublish_row = store_provider(provider).row(fid)  # the direct path reuses it
+    if fid is not None and g.get("geopublish_row") is None:
+        # Answered here for every format: an unknown id is a client's 404, not a logged error.
+        return _exception(
+            404, "NotFound", f"no feature {match['fid'][:80]!r} in collection {match['cid']!r}"
+        )
     etag, built = _validators(layer, provider)
     g.geopublish_validators = (etag, built, rest.startswith("/items"))
     if _not_modified(etag, built):
         response = Response(status=304)
         _decorate(response, etag, built)
         return response
-    if rest.startswith("/items"):
-        return try_serve(match["cid"], match["fid"], layer, provider)
+    if rest.startswith("/items") and request.method == "GET":
+        try:
+            return try_serve(match["cid"], match["fid"], g.get("geopublish_request"), provider)
+        except (QueryError, RequestError) as exc:  # what a store's query cannot translate
+            return _exception(400, "InvalidParameterValue", f"collection {match['cid']!r}: {exc}")
     return None
 
 
@@ -199,7 +195,13 @@ def _decorate(response: Response, etag: str, built: dt.datetime) -> None:
 
 
 def after(response: Response) -> Response:
-    """Validators, caching and GeoJSON media type on successful collection responses."""
+    """Validators, caching and media type on collection responses; a gzip label only on gzip."""
+    if response.headers.get("Content-Encoding") == "gzip" and not response.direct_passthrough:
+        if not response.get_data().startswith(GZIP_MAGIC):
+            response.set_data(gzip.compress(response.get_data()))
+    if response.status_code == 501 and request.method in ("GET", "HEAD"):
+        # What pygeoapi answers 501 (AsyncAPI, STAC API...) is not configured here: absent.
+        response = _exception(404, "NotFound", f"{request.path} is not served here")
     found = g.pop("geopublish_validators", None)
     if found is None or response.status_code != 200:
         return response
@@ -209,6 +211,49 @@ def after(response: Response) -> Response:
     if features and kind.startswith("application/json"):
         response.headers["Content-Type"] = "application/geo+json" + kind[len("application/json") :]
     return response
+
+
+class AcceptFilter:
+    """WSGI middleware: drop ``Accept`` entries with ``q=0`` ("not acceptable").
+
+    pygeoapi divides by q while negotiating and fails with a ZeroDivisionError on them.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Filter the header, then run the application."""
+        accept = environ.get("HTTP_ACCEPT")
+        if accept and "q=" in accept:
+            kept = [p for p in accept.split(",") if not _zero_q(p)]
+            environ["HTTP_ACCEPT"] = ",".join(kept) or "*/*"
+        return self.app(environ, start_response)
+
+
+def _zero_q(part: str) -> bool:
+    for param in part.split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value) <= 0
+            except ValueError:
+                return True
+    return False
+
+
+def json_as_stored(dict_: dict, pretty: bool = False) -> str:
+    """Pygeoapi's ``to_json`` without its HTML escaping: JSON values come back as stored.
+
+    pygeoapi writes ``<`` and ``>`` as ``&lt;``/``&gt;`` in every JSON document; a JSON client
+    then reads other values than the stored ones. HTML pages escape at rendering instead
+    (templates use :func:`pygeoapi.util.to_json`, left as it is).
+    """
+    from pygeoapi.util import json_serial
+
+    return json.dumps(
+        dict_, default=json_serial, indent=4 if pretty else None, separators=(",", ":")
+    )
 
 
 def install(app: Flask, cache_control: str) -> None:
@@ -222,9 +267,15 @@ def install(app: Flask, cache_control: str) -> None:
         ``Cache-Control`` value for collection responses; empty sends none.
     """
     CACHE_CONTROL[0] = cache_control
+    import pygeoapi.api as core
+    from pygeoapi.api import coverages as coverage_api
+
+    for module in (core, itemtypes, coverage_api):
+        module.to_json = json_as_stored  # type: ignore[attr-defined]
     itemtypes.parse_cql2_text = _parse_filter_text
-    itemtypes.parse_cql2_json = parse_cql2_json
+    itemtypes.parse_cql2_json = _parse_filter_json
     classes = itemtypes.CONFORMANCE_CLASSES_FEATURES
     classes[:] = [c for c in classes if c not in UNSERVED] + [c for c in SERVED if c not in classes]
     app.before_request(before)
     app.after_request(after)
+    app.wsgi_app = AcceptFilter(app.wsgi_app)  # type: ignore[method-assign]

@@ -8,7 +8,6 @@ raises :class:`PgQueryError`, which the provider turns into a 400.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -16,6 +15,8 @@ import shapely
 from psycopg import sql
 from pygeofilter import ast, values
 
+from geopublish.serve.cql import chain
+from geopublish.serve.request import time_conditions
 from geopublish.serve.sql import COMPARE, QueryError, attribute_name, typed_value
 
 SPATIAL = {
@@ -79,35 +80,16 @@ class PgQuery:
         )
         self.orders.append(sql.SQL("{}{} {}").format(self.column(name), collate, direction))
 
-    def datetime(self, field: str | None, text: str) -> None:
-        """``datetime=`` instant or interval on the declared time field (ISO text)."""
+    def datetime(self, field: str | None, value: Any) -> None:
+        """``datetime=`` instant or interval on the declared time field; none without one."""
+        conditions = time_conditions(value, self.types.get(field or "", "datetime"))
         if not field:
-            raise PgQueryError("datetime is not supported: this collection declares no time field")
+            self.where.append(sql.SQL("false"))
+            return
         column = self.column(field)
-        date_only = self.types[field] == "date"
-
-        def norm(value: str) -> str:
-            if date_only:
-                return value.strip()[:10]
-            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-            return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-        try:
-            if "/" in text:
-                start, end = text.split("/", 1)
-                if start not in ("", ".."):
-                    self.where.append(sql.SQL("{} >= {}").format(column, self._param(norm(start))))
-                if end not in ("", ".."):
-                    self.where.append(sql.SQL("{} <= {}").format(column, self._param(norm(end))))
-            elif date_only or "T" in text:
-                self.where.append(sql.SQL("{} = {}").format(column, self._param(norm(text))))
-            else:
-                self.where.append(
-                    sql.SQL("left({}, 10) = {}").format(column, self._param(text[:10]))
-                )
-        except ValueError as exc:
-            raise PgQueryError(f"datetime {text!r} is not an RFC 3339 instant or interval") from exc
+        for op, text, day in conditions:
+            left = sql.SQL("left({}, 10)").format(column) if day else column
+            self.where.append(sql.SQL("{} {} {}").format(left, sql.SQL(op), self._param(text)))
         self.where.append(sql.SQL("{} IS NOT NULL").format(column))
 
     def envelope(self, minx: float, miny: float, maxx: float, maxy: float) -> sql.Composable:
@@ -119,7 +101,18 @@ class PgQuery:
         """Features intersecting ``box`` (already in the storage CRS)."""
         if len(box) == 6:
             box = [box[0], box[1], box[3], box[4]]
-        self.where.append(sql.SQL("ST_Intersects(geom, {})").format(self.envelope(*box)))
+        minx, miny, maxx, maxy = box
+        if minx <= maxx:
+            self.where.append(sql.SQL("ST_Intersects(geom, {})").format(self.envelope(*box)))
+            return
+        # minx > maxx crosses the antimeridian (OGC API Features bbox), as the SQLite query.
+        if self.srid != 4326:
+            raise PgQueryError(f"bbox {box}: minx > maxx in a projected CRS")
+        east = self.envelope(minx, miny, 180, maxy)
+        west = self.envelope(-180, miny, maxx, maxy)
+        self.where.append(
+            sql.SQL("(ST_Intersects(geom, {}) OR ST_Intersects(geom, {}))").format(east, west)
+        )
 
     def cql(self, node: Any) -> None:
         """A parsed CQL2 filter (text or JSON)."""
@@ -137,7 +130,7 @@ class PgQuery:
     def _cql(self, node: Any) -> sql.Composable:
         if isinstance(node, (ast.And, ast.Or)):
             op = sql.SQL(" AND " if isinstance(node, ast.And) else " OR ")
-            return sql.SQL("({})").format(op.join([self._cql(node.lhs), self._cql(node.rhs)]))
+            return sql.SQL("({})").format(op.join([self._cql(n) for n in chain(node)]))
         if isinstance(node, ast.Not):
             return sql.SQL("(NOT {})").format(self._cql(node.sub_node))
         if isinstance(node, ast.Include):

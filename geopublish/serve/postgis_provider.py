@@ -20,7 +20,7 @@ from psycopg import sql
 from pygeoapi.provider.base import ProviderConnectionError
 
 from geopublish.catalog.models import FIELD_JSON_SCHEMA
-from geopublish.model import META_TABLE, srid, version_table
+from geopublish.model import META_TABLE, PublishedLayer, srid, version_table
 from geopublish.serve import queryables
 from geopublish.serve.pg_query import PgQuery, PgQueryError
 from geopublish.serve.provider_base import FeatureProvider, Row
@@ -52,13 +52,26 @@ class PostGISProvider(FeatureProvider):
 
     query_errors = (PgQueryError,)
 
-    def __init__(self, provider_def: dict[str, Any]) -> None:
+    def __init__(
+        self, provider_def: dict[str, Any], published: PublishedLayer | None = None
+    ) -> None:
         super().__init__(provider_def)
         self.dsn = dsn_of(provider_def)
         self.schema = provider_def.get("schema", "geopublish")
         self.table = provider_def["table"]
         self.queryables = queryables.declared(provider_def)
-        self._load_meta()
+        if published is not None and published.store == "postgis":
+            # The request model already read the current version's record: no second read.
+            self._use(published.version, published.model_dump(mode="json"))
+        else:
+            self._load_meta()
+
+    def _use(self, version: int, meta: dict[str, Any]) -> None:
+        self.version, self.meta = version, meta
+        self.types: dict[str, str] = self.meta["fields"]
+        self.id_field = self.meta["id_column"]
+        self.srid = srid(self.meta["storage_crs"])
+        self._fields = self.get_fields()
 
     def _load_meta(self) -> None:
         row = (
@@ -73,11 +86,7 @@ class PostGISProvider(FeatureProvider):
         )
         if row is None:
             raise ProviderConnectionError(user_msg=f"collection {self.table!r} is not published")
-        self.version, self.meta = int(row[0]), row[1]
-        self.types: dict[str, str] = self.meta["fields"]
-        self.id_field = self.meta["id_column"]
-        self.srid = srid(self.meta["storage_crs"])
-        self._fields = self.get_fields()
+        self._use(int(row[0]), row[1])
 
     def get_fields(self) -> dict[str, dict[str, str]]:
         """Field names and JSON Schema types, from the build's metadata."""
@@ -96,12 +105,14 @@ class PostGISProvider(FeatureProvider):
                 self._load_meta()
         raise AssertionError("unreachable")
 
-    def _new_query(self) -> PgQuery:
+    def new_query(self) -> PgQuery:
+        """An empty query on this layer."""
         return PgQuery(self.types, self.srid)
 
-    def _results(
+    def results(
         self, query: PgQuery, offset: int, limit: int, hits: bool
     ) -> tuple[list[Row] | None, int]:
+        """The page's rows (None for hits only) and numberMatched."""
         rows = None
         if not hits:
             select = self._select()
@@ -113,6 +124,8 @@ class PostGISProvider(FeatureProvider):
             )
         if query.unfiltered:
             return rows, int(self.meta["count"])
+        if rows is not None and len(rows) < limit and (rows or offset == 0):
+            return rows, offset + len(rows)  # a short page tells the count: no COUNT query
         count = sql.SQL("count(*)")
         return rows, int(self._run(lambda t: (query.statement(count, t), query.params))[0][0])
 
@@ -120,7 +133,8 @@ class PostGISProvider(FeatureProvider):
         names = [sql.Identifier(n) for n in self.types]
         return sql.SQL(", ").join([*names, sql.SQL("ST_AsBinary(geom)")])
 
-    def _row(self, identifier: str) -> Row | None:
+    def row(self, identifier: str) -> Row | None:
+        """One feature's row by id, or None."""
         query = PgQuery(self.types, self.srid)
         try:
             query.equals(self.id_field, identifier)
@@ -129,8 +143,10 @@ class PostGISProvider(FeatureProvider):
         rows = self._run(lambda t: (query.statement(self._select(), t), query.params))
         return rows[0] if rows else None
 
-    def _names(self) -> list[str]:
+    def names(self) -> list[str]:
+        """Declared field names, in row order."""
         return list(self.types)
 
-    def _decode(self, blobs: list[Any]) -> np.ndarray:
+    def decode(self, blobs: list[Any]) -> np.ndarray:
+        """Shapely geometries from the rows' geometry blobs."""
         return shapely.from_wkb(blobs)

@@ -35,23 +35,29 @@ class GeoPackageProvider(FeatureProvider):
         """Field names and JSON Schema types, from the build's metadata."""
         return self.layer.json_fields()
 
-    def _new_query(self) -> Query:
+    def new_query(self) -> Query:
+        """An empty query on this layer."""
         return Query(self.layer)
 
-    def _results(
+    def results(
         self, query: Query, offset: int, limit: int, hits: bool
     ) -> tuple[list[Row] | None, int]:
+        """The page's rows (None for hits only) and numberMatched."""
         rows = None if hits else query.page(offset, limit)
         return rows, query.matched(offset, limit, rows)
 
-    def _row(self, identifier: str) -> Row | None:
+    def row(self, identifier: str) -> Row | None:
+        """One feature's row by id, or None."""
         return self.layer.by_id(identifier)
 
-    def _names(self) -> list[str]:
+    def names(self) -> list[str]:
+        """Declared field names, in row order."""
         return self.layer.field_names
 
-    def _decode(self, blobs: list[Any]) -> np.ndarray:
+    def decode(self, blobs: list[Any]) -> np.ndarray:
+        """Shapely geometries from the rows' geometry blobs."""
         return self.layer.decode(blobs)
 
-    def _present(self, index: int, value: Any) -> Any:
+    def present(self, index: int, value: Any) -> Any:
+        """A stored value as JSON."""
         return self.layer.present(index, value)

@@ -7,12 +7,14 @@ rows (declared fields in order, then a geometry blob) into GeoJSON features.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 import shapely
+from flask import g, has_app_context
 from pygeoapi.provider.base import (
     BaseProvider,
     ProviderInvalidQueryError,
@@ -21,6 +23,7 @@ from pygeoapi.provider.base import (
 
 from geopublish import kernels
 from geopublish.serve import queryables
+from geopublish.serve.request import RequestError, apply
 
 Row = tuple[Any, ...]
 
@@ -36,29 +39,29 @@ class FeatureProvider(BaseProvider):
     table: str
     queryables: list[str] | None
 
-    def _new_query(self) -> Any:
+    def new_query(self) -> Any:
         """An empty query with bbox / datetime / equals / cql / order methods."""
         raise NotImplementedError
 
-    def _results(
+    def results(
         self, query: Any, offset: int, limit: int, hits: bool
     ) -> tuple[list[Row] | None, int]:
         """The page's rows (None for hits only) and numberMatched."""
         raise NotImplementedError
 
-    def _row(self, identifier: str) -> Row | None:
+    def row(self, identifier: str) -> Row | None:
         """One feature's row by id, or None."""
         raise NotImplementedError
 
-    def _names(self) -> list[str]:
+    def names(self) -> list[str]:
         """Declared field names, in row order."""
         raise NotImplementedError
 
-    def _decode(self, blobs: list[Any]) -> np.ndarray:
+    def decode(self, blobs: list[Any]) -> np.ndarray:
         """Shapely geometries from the rows' geometry blobs."""
         raise NotImplementedError
 
-    def _present(self, index: int, value: Any) -> Any:
+    def present(self, index: int, value: Any) -> Any:
         """A stored value as JSON (hook for stores without a boolean type)."""
         return value
 
@@ -81,23 +84,29 @@ class FeatureProvider(BaseProvider):
         """Features matching every given parameter, paged in a stable order."""
         if q:
             raise ProviderInvalidQueryError(user_msg="q (free-text search) is not supported")
-        query = self._new_query()
-        errors: tuple[type[Exception], ...] = (*self.query_errors, queryables.NotQueryable)
+        query = self.new_query()
+        errors = (*self.query_errors, queryables.NotQueryable, RequestError)
+        model = g.get("geopublish_request") if has_app_context() else None
         try:
-            if bbox:
-                query.bbox(bbox)
-            if datetime_:
-                query.datetime(self.time_field, datetime_)
-            for name, value in properties or []:
-                query.equals(name, value)
-            if filterq is not None:
-                query.cql(filterq)
-            for sort in sortby or []:
-                query.order(sort["property"], sort["order"] == "-")
+            if model is not None and model.collection == self.table:
+                # The request model parsed and checked the request once; pygeoapi moved the
+                # bbox and the filter's geometries into the storage CRS.
+                apply(query, dataclasses.replace(model, filter=filterq), self.time_field, bbox)
+            else:
+                if bbox:
+                    query.bbox(bbox)
+                if datetime_:
+                    query.datetime(self.time_field, datetime_)
+                for name, value in properties or []:
+                    query.equals(name, value)
+                if filterq is not None:
+                    query.cql(filterq)
+                for sort in sortby or []:
+                    query.order(sort["property"], sort["order"] == "-")
             queryables.check(self.table, self.queryables, [n for n, _ in properties or []], filterq)
         except errors as exc:
             raise ProviderInvalidQueryError(user_msg=str(exc)) from exc
-        rows, matched = self._results(query, offset, limit, resulttype == "hits")
+        rows, matched = self.results(query, offset, limit, resulttype == "hits")
         features = (
             []
             if rows is None
@@ -112,7 +121,7 @@ class FeatureProvider(BaseProvider):
 
     def get(self, identifier: str, **kwargs: Any) -> dict[str, Any]:
         """One feature by id; 404 when absent."""
-        row = self._row(identifier)
+        row = self.row(identifier)
         if row is None:
             raise ProviderItemNotFoundError(
                 user_msg=f"no feature {identifier!r} in collection {self.table!r}"
@@ -124,7 +133,7 @@ class FeatureProvider(BaseProvider):
     ) -> list[dict[str, Any]]:
         geoms: list[Any] = [None] * len(rows)
         if not skip_geometry and rows:
-            array = self._decode([r[-1] for r in rows])
+            array = self.decode([r[-1] for r in rows])
             if crs_spec is not None:  # one request's page: no threads on the request path
                 array = kernels.transform(
                     array,
@@ -133,7 +142,7 @@ class FeatureProvider(BaseProvider):
                     ),
                 )
             geoms = [json.loads(t) if t is not None else None for t in shapely.to_geojson(array)]
-        return documents(rows, geoms, self._names(), self.id_field, select, self._present)
+        return documents(rows, geoms, self.names(), self.id_field, select, self.present)
 
 
 def documents(

@@ -15,7 +15,9 @@ import shapely
 from pygeofilter import ast, values
 from shapely import prepared
 
+from geopublish.serve.cql import chain
 from geopublish.serve.layer import Layer
+from geopublish.serve.request import time_conditions
 
 
 class QueryError(ValueError):
@@ -62,7 +64,10 @@ def typed_value(kind: str, name: str, value: Any) -> Any:
     """
     try:
         if kind == "integer":
-            return int(value)
+            number = int(value)
+            if abs(number) > 2**63 - 1:
+                raise ValueError(value)
+            return number
         if kind == "number":
             return float(value)
         if kind == "boolean":
@@ -117,42 +122,20 @@ class Query:
         """One ``sortby`` key; ties end in storage order, so pages stay stable."""
         self.orders.append(f"{self._column(name)} {'DESC' if descending else 'ASC'}")
 
-    def datetime(self, field: str | None, text: str) -> None:
-        """``datetime=`` instant or interval on the declared time field."""
+    def datetime(self, field: str | None, value: Any) -> None:
+        """``datetime=`` instant or interval on the declared time field.
+
+        A collection without a time field has no feature with a temporal geometry: none
+        intersects the requested time (OGC API Features /req/core/fc-time-response).
+        """
+        conditions = time_conditions(value, self.layer.types.get(field or "", "datetime"))
         if not field:
-            raise QueryError("datetime is not supported: this collection declares no time field")
+            self.where.append("0")
+            return
         column = self._column(field)
-        date_only = self.layer.types[field] == "date"
-
-        def norm(value: str) -> str:
-            value = value.strip()
-            if date_only:
-                return dt.date.fromisoformat(value[:10]).isoformat()
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.UTC)
-            return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-        try:
-            if "/" in text:
-                start, end = text.split("/", 1)
-                if start not in ("", ".."):
-                    self.where.append(f"{column} >= ?")
-                    self.params.append(norm(start))
-                if end not in ("", ".."):
-                    self.where.append(f"{column} <= ?")
-                    self.params.append(norm(end))
-            else:
-                self.where.append(
-                    f"{column} = ?" if date_only or "T" in text else f"substr({column}, 1, 10) = ?"
-                )
-                self.params.append(
-                    norm(text)
-                    if date_only or "T" in text
-                    else dt.date.fromisoformat(text).isoformat()
-                )
-        except ValueError as exc:
-            raise QueryError(f"datetime {text!r} is not an RFC 3339 instant or interval") from exc
+        for op, text, day in conditions:
+            self.where.append(f"{f'substr({column}, 1, 10)' if day else column} {op} ?")
+            self.params.append(text)
         self.where.append(f"{column} IS NOT NULL")
 
     def bbox(self, box: list[float]) -> None:
@@ -205,10 +188,10 @@ class Query:
         return "?"
 
     def _cql(self, node: Any) -> str:
-        if isinstance(node, ast.And):
-            return f"({self._cql(node.lhs)} AND {self._cql(node.rhs)})"
-        if isinstance(node, ast.Or):
-            return f"({self._cql(node.lhs)} OR {self._cql(node.rhs)})"
+        if isinstance(node, (ast.And, ast.Or)):
+            # One level of parentheses per chain: long chains stay within SQLite's parser stack.
+            op = " AND " if isinstance(node, ast.And) else " OR "
+            return f"({op.join(self._cql(n) for n in chain(node))})"
         if isinstance(node, ast.Not):
             return f"(NOT {self._cql(node.sub_node)})"
         if isinstance(node, ast.Include):

@@ -23,6 +23,12 @@ def link(document: dict, rel: str, media: str | None = None) -> str:
 
 
 @pytest.fixture(scope="session")
+def api(store: dict) -> str:
+    """The live API of the store under test: every conformance test runs on both stores."""
+    return store["url"]
+
+
+@pytest.fixture(scope="session")
 def feature_collections(api: str) -> list[dict]:
     """Every feature collection the API lists."""
     body = fetch(f"{api}/collections").json()

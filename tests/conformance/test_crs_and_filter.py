@@ -125,3 +125,42 @@ def test_part3_invalid_filter_is_400(api):
     assert fetch(url, filter="departement = ").status_code == 400
     assert fetch(url, filter="altitude > 3").status_code == 400
     assert fetch(url, filter="nom = 'x'", **{"filter-lang": "sql"}).status_code == 400
+
+
+def test_part2_every_offered_crs_on_every_collection(api, feature_collections):
+    """/req/crs/fc-md-crs-list, fc-crs-valid-value, ogc-crs-header on every collection."""
+    for collection in feature_collections:
+        url = f"{api}/collections/{collection['id']}/items"
+        first = fetch(url, limit=1).json()["features"][0]["id"]
+        for crs in collection["crs"]:
+            page = fetch(url, limit=2, crs=crs)
+            assert page.status_code == 200, (collection["id"], crs, page.text[:200])
+            assert page.headers["Content-Crs"] == f"<{crs}>"
+            one = fetch(f"{url}/{first}", crs=crs)
+            assert one.status_code == 200 and one.headers["Content-Crs"] == f"<{crs}>"
+
+
+def test_part2_bbox_crs_in_the_storage_crs_selects_the_same_as_crs84(api, feature_collections):
+    """/req/crs/fc-bbox-crs-action: a bbox given in the storage CRS selects what CRS84 does."""
+    for collection in feature_collections:
+        url = f"{api}/collections/{collection['id']}/items"
+        storage = collection["storageCrs"]
+        minx, miny, maxx, maxy = collection["extent"]["spatial"]["bbox"][0]
+        cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+        small = (cx - 0.05, cy - 0.05, cx + 0.05, cy + 0.05)
+        transformer = pyproj.Transformer.from_crs("OGC:CRS84", storage, always_xy=True)
+        native = transformer.transform_bounds(*small)
+        if pyproj.CRS(storage).axis_info[0].direction == "north":
+            native = (native[1], native[0], native[3], native[2])
+        plain = fetch(url, bbox=",".join(map(str, small)), limit=10000, skipGeometry="true")
+        given = fetch(
+            url,
+            bbox=",".join(map(str, native)),
+            limit=10000,
+            skipGeometry="true",
+            **{"bbox-crs": storage},
+        )
+        assert given.status_code == 200, (collection["id"], given.text[:200])
+        inside = {f["id"] for f in plain.json()["features"]}
+        # The reprojected box holds the CRS84 one: it selects at least the same features.
+        assert inside <= {f["id"] for f in given.json()["features"]}, collection["id"]

@@ -166,3 +166,45 @@ def test_a_4_html_pages(api, path):
     response = fetch(f"{api}{path}", f="html")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_a_2_3_every_items_operation_declares_limit_bbox_and_datetime(api, feature_collections):
+    definition = requests.get(f"{api}/openapi", params={"f": "json"}, timeout=60).json()
+    components = definition["components"]["parameters"]
+    for collection in feature_collections:
+        parameters = definition["paths"][f"/collections/{collection['id']}/items"]["get"][
+            "parameters"
+        ]
+        refs = {p.get("$ref", "").rsplit("/", 1)[-1] for p in parameters}
+        assert {"limit", "bbox", "datetime"} <= refs, collection["id"]
+    assert components["limit"]["schema"]["maximum"] >= 1000  # QGIS reads its page size here
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2019-03-01", "2019-03-01T12:00:00Z", "2019-01-01/2019-06-30", "../2019-06-30", "../.."],
+)
+def test_a_2_10_datetime_on_every_feature_collection(api, feature_collections, value):
+    """/req/core/fc-time-definition and fc-time-response on every collection.
+
+    Only carpooling_places has a temporal property (date_maj); elsewhere no feature has a
+    temporal geometry, so none intersects the requested time and the result is empty.
+    """
+    for collection in feature_collections:
+        response = fetch(f"{api}/collections/{collection['id']}/items", datetime=value, limit=1000)
+        assert response.status_code == 200, (collection["id"], response.text[:200])
+        assert response.headers["Content-Type"].startswith("application/geo+json")
+        body = response.json()
+        assert body["numberReturned"] == len(body["features"]) <= body["numberMatched"]
+        if collection["id"] != "carpooling_places":
+            assert body["numberMatched"] == 0, collection["id"]
+            continue
+        low, _, high = value.partition("/")
+        for feature in body["features"]:
+            stamp = feature["properties"]["date_maj"]
+            if high:
+                assert low in ("..", "") or stamp >= low
+                assert high in ("..", "") or stamp[: len(high)] <= high
+            else:
+                assert stamp.startswith(value[:10])
+    assert fetch(f"{api}/collections/communes/items", datetime="not-a-date").status_code == 400

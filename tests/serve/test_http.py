@@ -23,7 +23,6 @@ def get(url: str, headers: dict | None = None, **params: object) -> requests.Res
     [
         (ITEMS, {"foo": "bar"}, "unknown query parameter 'foo'"),
         (ITEMS, {"q": "Toulouse"}, "free-text search 'q' is not supported"),
-        (ITEMS, {"datetime": "2020-01-01"}, "'datetime' is not supported"),
         (ITEMS, {"sortby": "-population"}, "cannot sort by 'population'"),
         (ITEMS, {"properties": "nom,population"}, "unknown properties"),
         (ITEMS, {"resulttype": "count"}, "resulttype 'count'"),

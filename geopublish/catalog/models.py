@@ -11,6 +11,12 @@ from typing import Annotated, Literal
 import pyproj
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from geopublish.catalog.privacy import Coarsen as Coarsen
+from geopublish.catalog.privacy import CommuneReference as CommuneReference
+from geopublish.catalog.privacy import Generalise as Generalise
+from geopublish.catalog.privacy import KAnonymity as KAnonymity
+from geopublish.catalog.privacy import Privacy
+
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GeometryFamily = Literal[
@@ -345,6 +351,9 @@ class CollectionSpec(Strict):
     crs: CrsOptions = Field(default_factory=CrsOptions, description="Storage and offered CRS.")
     publish: Publish = Field(default_factory=Publish, description="API presentation.")
     refresh: Refresh | None = Field(None, description="Automatic rebuild schedule.")
+    privacy: Privacy | None = Field(
+        None, description="Treatment of personal data (drop, pseudonymise, generalise, k)."
+    )
     theme: Annotated[str, Field(description="Set from the folder; not written in YAML.")] = ""
 
     @field_validator("id")

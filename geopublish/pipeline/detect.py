@@ -14,11 +14,21 @@ from typing import Any
 
 from geopublish.catalog import Catalog
 from geopublish.catalog.models import CollectionSpec, Part
+from geopublish.pipeline import privacy
 from geopublish.settings import Settings
 from geopublish.source.resolve import Resolved, expand_parts, fingerprint_files, resolve_part
 from geopublish.store import Stores
 
-BUILD_SECTIONS = ("source", "conform", "feature_id", "geometry", "dedupe", "checks", "crs")
+BUILD_SECTIONS = (
+    "source",
+    "conform",
+    "feature_id",
+    "geometry",
+    "dedupe",
+    "checks",
+    "crs",
+    "privacy",
+)
 
 
 @dataclass
@@ -69,7 +79,7 @@ def detect(
     pairs = inputs(spec, settings)
     resolved = [r for _, r in pairs]
     known = (previous or {}).get("files") or {}
-    paths = sorted({r.file for r in resolved})
+    paths = sorted({r.file for r in resolved} | set(privacy.reference_files(spec, settings)))
     fingerprint = fingerprint_files(paths, known)
     derived = spec.source.derived
     upstream: dict[str, str | None] = {}
@@ -86,6 +96,7 @@ def detect(
         "sha256": fingerprint["sha256"],
         "files": fingerprint["files"],
         "upstream": upstream,
+        "key": privacy.key_id(settings, spec),
     }
     source = {"parts": [r.origin for r in resolved], "fingerprint": fingerprint, "http": http}
     if upstream:
@@ -103,6 +114,7 @@ def detect(
         ("spec", "the spec changed"),
         ("sha256", "the source changed"),
         ("upstream", "an upstream collection changed"),
+        ("key", "the privacy key changed"),
     ):
         if previous.get(key) != state[key]:
             return found(True, reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -169,22 +170,28 @@ def pseudonyms(url: str) -> set[str]:
     return {f["properties"]["beneficiary"] for f in features(url)}
 
 
-def test_pseudonyms_stable_with_one_key_and_different_with_another(site, shared_data, tmp_path):
-    rows = individuals()
-    raw = {r["person_id"] for r in rows}
+@pytest.fixture(scope="module")
+def rebuilt(shared_data, tmp_path_factory) -> dict:
+    """Two more GeoPackage builds of the same source: one with the same key, one with another."""
+    root = tmp_path_factory.mktemp("privkeys")
+    return {
+        "again": make_site(root / "again", shared_data, "gpkg", KEY_A, None),
+        "other": make_site(root / "other", shared_data, "gpkg", KEY_B, None),
+    }
+
+
+def stored(built: dict) -> set[str]:
+    path = built["root"] / "var/store/grants/current.gpkg"
+    with sqlite3.connect(path) as con:
+        return {r[0] for r in con.execute("SELECT beneficiary FROM grants")}
+
+
+def test_pseudonyms_stable_with_one_key_and_different_with_another(site, rebuilt):
+    raw = {r["person_id"] for r in individuals()}
     mine = pseudonyms(site["url"])
     assert mine and not (mine & raw)
-    again = make_site(tmp_path / "again", shared_data, "gpkg", KEY_A, None)
-    other = make_site(tmp_path / "other", shared_data, "gpkg", KEY_B, None)
-    import sqlite3
-
-    def stored(built: dict) -> set[str]:
-        path = built["root"] / "var/store/grants/current.gpkg"
-        with sqlite3.connect(path) as con:
-            return {r[0] for r in con.execute("SELECT beneficiary FROM grants")}
-
-    assert stored(again) == mine
-    assert not (stored(other) & mine)
+    assert stored(rebuilt["again"]) == mine
+    assert not (stored(rebuilt["other"]) & mine)
 
 
 def test_spec_publishing_free_text_or_qi_without_k_is_refused_by_check(tmp_path, shared_data):

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVED_URL_FILE = "served-url.json"
@@ -89,6 +89,33 @@ class Settings(BaseSettings):
         description="Cache-Control sent with collection responses (empty: none); ETag and "
         "Last-Modified always let clients revalidate cheaply.",
     )
+
+    privacy_key: SecretStr | None = Field(
+        None,
+        description="Key of the privacy treatment (pseudonyms, displacements); from the "
+        "environment only, never written or logged. Prefer privacy_key_file.",
+    )
+    privacy_key_file: Path | None = Field(
+        None, description="File holding the privacy key (e.g. a mounted secret)."
+    )
+
+    def privacy_secret(self) -> bytes | None:
+        """The privacy key's bytes (the file wins over the variable), or None if unset."""
+        if self.privacy_key_file is not None:
+            try:
+                key = self.privacy_key_file.read_bytes().strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"GEOPUBLISH_PRIVACY_KEY_FILE {str(self.privacy_key_file)!r} cannot be "
+                    f"read: {exc.strerror}"
+                ) from None
+        elif self.privacy_key is not None:
+            key = self.privacy_key.get_secret_value().encode()
+        else:
+            return None
+        if len(key) < 16:
+            raise ValueError("the privacy key must hold at least 16 bytes")
+        return key
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from geopublish.catalog.models import SNAKE, CollectionSpec
+from geopublish.catalog.privacy import privacy_problems
 from geopublish.errors import CatalogError
 
 # Table names GeoPackage and SQLite keep for themselves: a layer named so cannot be stored.
@@ -217,6 +218,9 @@ def _cross_checks(spec: CollectionSpec, catalog: Catalog, path: Path) -> list[st
             missing = [v for v in values if v not in names]
             if missing:
                 problems.append(f"{path}: {key}: {missing} not among conform.fields {names}")
+    if spec.privacy is not None:
+        fields = [(f.name, f.type) for f in spec.conform.fields] if spec.conform else None
+        problems.extend(f"{path}: {line}" for line in privacy_problems(spec.privacy, fields))
     if spec.publish.default_limit > spec.publish.max_limit:
         problems.append(f"{path}: publish.default_limit exceeds publish.max_limit")
     return problems

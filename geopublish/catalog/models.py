@@ -12,6 +12,12 @@ import pyproj
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from stdnum.fr import siren as stdsiren
 
+from geopublish.catalog.privacy import Coarsen as Coarsen
+from geopublish.catalog.privacy import CommuneReference as CommuneReference
+from geopublish.catalog.privacy import Generalise as Generalise
+from geopublish.catalog.privacy import KAnonymity as KAnonymity
+from geopublish.catalog.privacy import Privacy
+
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GeometryFamily = Literal[
@@ -599,6 +605,9 @@ class CollectionSpec(Strict):
     refresh: Refresh | None = Field(None, description="Automatic rebuild schedule.")
     federation: Federation | None = Field(
         None, description="For source kind federated: schema and publishers."
+    )
+    privacy: Privacy | None = Field(
+        None, description="Treatment of personal data (drop, pseudonymise, generalise, k)."
     )
     theme: Annotated[str, Field(description="Set from the folder; not written in YAML.")] = ""
 

@@ -71,11 +71,15 @@ def check_coordinates(
     collection: str,
     origin: str,
     region: tuple[float, ...] | None,
+    redact: bool = False,
 ) -> None:
-    """Stop the build when coordinates cannot belong to the declared CRS; suggest a fix."""
+    """Stop the build when coordinates cannot belong to the declared CRS; suggest a fix.
+
+    With ``redact`` (personal data under treatment) the bounds are not shown.
+    """
     if not all(math.isfinite(v) for v in bounds) or plausible(bounds, crs, None):
         return
-    shown = ", ".join(f"{v:.6g}" for v in bounds)
+    shown = "redacted: personal data" if redact else ", ".join(f"{v:.6g}" for v in bounds)
     guesses = [c for c in CANDIDATES if plausible(bounds, pyproj.CRS(c), region)] or [
         c for c in CANDIDATES if region and plausible(bounds, pyproj.CRS(c), None)
     ]

@@ -14,13 +14,14 @@ from typing import Any
 
 from geopublish.catalog import Catalog
 from geopublish.catalog.models import CollectionSpec, Part
-from geopublish.pipeline import federated
+from geopublish.pipeline import federated, privacy
 from geopublish.settings import Settings
 from geopublish.source.resolve import Resolved, expand_parts, fingerprint_files, resolve_part
 from geopublish.store import Stores
 
 BUILD_SECTIONS = (
     "source", "conform", "feature_id", "geometry", "dedupe", "checks", "crs", "federation",
+    "privacy",
 )  # fmt: skip
 
 
@@ -40,8 +41,10 @@ class Detection:
 def spec_digest(spec: CollectionSpec) -> str:
     """Hash of the spec sections that shape the built data (not titles or schedules)."""
     sections = set(BUILD_SECTIONS)
-    if spec.federation is None:  # so that the digests of other layers stay what they were
-        sections.discard("federation")
+    # Optional sections count only when set, so that other layers' digests stay what they were.
+    for name in ("federation", "privacy"):
+        if getattr(spec, name) is None:
+            sections.discard(name)
     data = spec.model_dump_json(include=sections)
     return hashlib.sha256(data.encode()).hexdigest()
 
@@ -77,7 +80,7 @@ def detect(
     pairs = inputs(spec, settings)
     resolved = [r for _, r in pairs]
     known = (previous or {}).get("files") or {}
-    paths = sorted({r.file for r in resolved})
+    paths = sorted({r.file for r in resolved} | set(privacy.reference_files(spec, settings)))
     fingerprint = fingerprint_files(paths, known)
     derived = spec.source.derived
     upstream: dict[str, str | None] = {}
@@ -96,6 +99,7 @@ def detect(
         "sha256": fingerprint["sha256"],
         "files": fingerprint["files"],
         "upstream": upstream,
+        "key": privacy.key_id(settings, spec),
     }
     source = {"parts": [r.origin for r in resolved], "fingerprint": fingerprint, "http": http}
     if upstream:
@@ -113,6 +117,7 @@ def detect(
         ("spec", "the spec changed"),
         ("sha256", "the source changed"),
         ("upstream", "an upstream collection changed"),
+        ("key", "the privacy key changed"),
     ):
         if previous.get(key) != state[key]:
             return found(True, reason)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Iterator
 
 import geopandas as gpd
+import pandas as pd
 import pyproj
 import shapely
 
@@ -18,6 +19,8 @@ from geopublish.normalise import crs as crsmod
 from geopublish.normalise.conform import Conformer
 from geopublish.normalise.geometry import clean, drop_non_finite, output_type
 from geopublish.normalise.ids import Identifier
+from geopublish.normalise.privacy import Treatment, k_anonymise
+from geopublish.pipeline import privacy as privacymod
 from geopublish.pipeline.detect import Detection
 from geopublish.pipeline.federated import federated_plan
 from geopublish.pipeline.kinds import Frames, derived_plan, gtfs_plan, vector_plan
@@ -52,11 +55,19 @@ def plan_schema(
         fields = {f.name: str(f.type) for f in spec.conform.fields}
     else:
         fields = {n: declared_type(t) for n, t in columns.items() if n != "geometry"}
+    observed = (observed_geometry or "").replace(" Z", "")
+    if spec.privacy is not None:
+        fields = privacymod.schema_fields(spec.privacy, fields)
+        observed = privacymod.geometry_family(spec.privacy) or observed
     ids = spec.feature_id.fields
     id_column = ids[0] if len(ids) == 1 else "id"
     if id_column not in fields:
         fields = {id_column: "string", **fields}
-    geometry = output_type(spec.geometry, (observed_geometry or "").replace(" Z", ""))
+    geometry = output_type(spec.geometry, observed)
+    if spec.privacy is not None and privacymod.geometry_family(spec.privacy):
+        # A generalised location has the family of its treatment, whatever was read.
+        multi = spec.geometry is None or geometry.startswith("Multi")
+        geometry = output_type(None, observed) if multi else observed
     return LayerSchema(spec.cid, fields, geometry, spec.crs.storage, id_column)
 
 
@@ -67,8 +78,14 @@ def stage_features(
     frames: Frames,
     stats: dict,
     progress: Progress,
+    treatment: Treatment | None = None,
 ) -> Staged:
-    """Normalise every frame and stream the result into a staging copy."""
+    """Normalise every frame and stream the result into a staging copy.
+
+    A ``treatment`` (the spec's privacy section) drops its columns as read and treats each
+    cleaned batch before ids, hashes and dedupe keys exist; k-anonymity needs the whole
+    layer, so with it the treated batches are held until the last one is read.
+    """
     cid = spec.cid
     storage = crsmod.parse_crs(spec.crs.storage, collection=cid, where="crs.storage")
     override = (
@@ -87,6 +104,8 @@ def stage_features(
             crash_point("read")
             if override is not None:
                 raw = raw.set_crs(override, allow_override=True)
+            if treatment is not None:
+                raw = treatment.drop(raw, stats)
             if raw.crs is None:
                 raise NormaliseError(
                     f"collection {cid!r}: {origin!r} declares no CRS; "
@@ -104,13 +123,28 @@ def stage_features(
                     collection=cid,
                     origin=origin,
                     region=spec.checks.bbox,
+                    redact=treatment is not None,
                 )
             gdf = crsmod.to_storage(gdf, storage)
-            yield clean(gdf, spec.geometry, stats), len(raw)
+            gdf = clean(gdf, spec.geometry, stats)
+            if treatment is not None:
+                gdf = treatment.apply(gdf, stats, multi=schema.geometry_type.startswith("Multi"))
+            yield gdf, len(raw)
+
+    def treated() -> Iterator[tuple[gpd.GeoDataFrame, int]]:
+        rule = spec.privacy.k_anonymity if spec.privacy else None
+        if rule is None:
+            yield from normalised()
+            return
+        held = list(normalised())
+        frames = [g for g, _ in held]
+        layer = gpd.GeoDataFrame(pd.concat(frames), crs=frames[0].crs) if frames else None
+        if layer is not None:
+            yield k_anonymise(layer, rule, stats), sum(n for _, n in held)
 
     def identified() -> Iterator[gpd.GeoDataFrame]:
         # Ids, dedupe and hashes keep state across batches: one stage, batches in order.
-        for gdf, read in parallel.prefetch(normalised()):
+        for gdf, read in parallel.prefetch(treated()):
             gdf = identifier.apply(gdf, stats)
             progress(read)
             yield gdf
@@ -152,7 +186,11 @@ def build_features(
     on_total(plan.total)
     report.data.update(plan.notes)
     schema = plan_schema(spec, plan.columns, plan.geometry)
-    staged = stage_features(spec, store, schema, plan.frames, report.stats, progress)
+    treatment = privacymod.treatment(spec, settings)
+    staged = stage_features(spec, store, schema, plan.frames, report.stats, progress, treatment)
+    if spec.privacy is not None:
+        counts = report.stats.pop("privacy", {})
+        report.data["privacy"] = privacymod.summary(spec.privacy, counts)
     try:
         layer = _gate(spec, store, staged, report, force)
     except BaseException:

@@ -73,9 +73,52 @@ def derivation(spec: CollectionSpec) -> str | None:
     return f"{origin} par fusion des communes {groups[derived.operation]}."
 
 
+def treatment(spec: CollectionSpec) -> str | None:
+    """The personal-data treatment and its legal basis, in French (names, never values)."""
+    privacy = spec.privacy
+    if privacy is None:
+        return None
+    done = []
+    if privacy.drop:
+        done.append("champs supprimés")
+    if privacy.pseudonymise:
+        done.append(
+            f"pseudonymisation (HMAC-SHA-256 à clé) de {', '.join(privacy.pseudonymise)} : "
+            "données pseudonymisées, donc toujours personnelles au sens du RGPD"
+        )
+    if privacy.generalise is not None:
+        rule = privacy.generalise
+        how = {
+            "grid": f"carroyage de {rule.cell_m or 0:g} m",
+            "commune": "remplacement par la commune",
+            "displace": f"déplacement aléatoire de {rule.radius_m or 0:g} m au plus",
+        }[rule.method]
+        done.append(f"localisation généralisée ({how})")
+    if privacy.coarsen:
+        done.append(f"valeurs agrégées ({', '.join(r.field for r in privacy.coarsen)})")
+    if privacy.k_anonymity is not None:
+        rule_k = privacy.k_anonymity
+        done.append(f"k-anonymat k={rule_k.k} sur {', '.join(rule_k.quasi_identifiers)}")
+    text = f"Traitement des données personnelles : {'; '.join(done) or 'aucun'}."
+    text += f" Base légale : {privacy.legal_basis}."
+    if privacy.justification:
+        text += f" Justification : {privacy.justification}"
+    return text
+
+
+def keywords(spec: CollectionSpec) -> list[str]:
+    """The spec's keywords, plus the treatment's when personal data is treated."""
+    extra = []
+    if spec.privacy is not None:
+        extra.append("données personnelles traitées")
+        if spec.privacy.pseudonymise:
+            extra.append("pseudonymisation")
+    return [*spec.keywords, *(k for k in extra if k not in spec.keywords)]
+
+
 def describe(spec: CollectionSpec) -> str:
     """The served description: the spec's, how a derived layer is made, source and licence."""
-    parts = [spec.description.strip(), derivation(spec)]
+    parts = [spec.description.strip(), derivation(spec), treatment(spec)]
     source = f"Source : {spec.attribution}. Licence : {spec.licence.name}."
     return "\n\n".join([p for p in parts if p] + [source])
 
@@ -161,7 +204,7 @@ def feature_resource(
         "type": "collection",
         "title": spec.title,
         "description": describe(spec),
-        "keywords": spec.keywords,
+        "keywords": keywords(spec),
         "links": links,
         "extents": {
             "spatial": {"bbox": layer.bbox_crs84 or [-180, -90, 180, 90], "crs": CRS84_URI},

@@ -6,6 +6,7 @@ import csv
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 import requests
@@ -50,8 +51,10 @@ def site(request, shared_data, tmp_path_factory):
     shutil.copy(REPO / "collections/federation" / f"{LAYER}.yml", specs)
     for slug in ("cd31_haute_garonne", "cd66_pyrenees_orientales"):
         shutil.copy(REPO / "collections/federation" / LAYER / f"{slug}.yml", specs / LAYER)
+    # The shared folders are linked into this root, so reads may resolve into shared_data.
+    allow = f"{tempfile.gettempdir()}:{shared_data}"
     extra = {"GEOPUBLISH_COLLECTIONS_DIR": str(root / "collections"),
-             "GEOPUBLISH_STORE": request.param}  # fmt: skip
+             "GEOPUBLISH_STORE": request.param, "GEOPUBLISH_SOURCE_ALLOW": allow}  # fmt: skip
     schema = None
     if request.param == "postgis":
         dsn = request.getfixturevalue("postgis_dsn")

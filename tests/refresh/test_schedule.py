@@ -72,7 +72,7 @@ def test_up_refreshes_on_schedule_and_picks_up_new_specs(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         log.close()
-    runs = run_cli(env, "history", "layer").stdout
+    runs = run_cli(env, "history", "layer", "--limit", "10000").stdout  # every run, not the last 20
     assert "schedule" in runs and "startup" in runs
     leftover = subprocess.run(["pgrep", "-f", f"schedule --no-initial --parent {proc.pid}"])
     assert leftover.returncode == 1, "the scheduler outlived the server"

@@ -94,7 +94,7 @@ def _read(
     assert fed is not None
     what = f"collection {spec.cid!r}, publisher {publisher.key!r}"
     mapped, files, resolved = [], [], []
-    roots = [settings.source_root, settings.var_dir / "cache"]
+    roots = [*settings.source_roots, settings.var_dir / "cache"]
     for part in publisher.parts:
         res = resolve_part(part, settings, f"{spec.cid}/{publisher.key}")
         file = contained(res.file, roots, what)
@@ -124,7 +124,7 @@ def run_publisher(
     try:
         resolved_files = [
             contained(resolve_part(p, settings, f"{spec.cid}/{slug}").file,
-                      [settings.source_root, settings.var_dir / "cache"], slug)
+                      [*settings.source_roots, settings.var_dir / "cache"], slug)
             for p in publisher.parts
         ]  # fmt: skip
         key = _hash(resolved_files, publisher, extra)

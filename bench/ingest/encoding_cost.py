@@ -46,19 +46,17 @@ def main() -> None:
             write(path, rows, encoding)
             part = Resolved(path, str(path), str(path))
             prep = timed(lambda: prepare_part(part, source, "bench", folder / "t"))  # noqa: B023
-            read = timed(
-                lambda: sum(  # noqa: B023
-                    len(b)
-                    for b in pyogrio.open_arrow(
-                        str(path), use_pyarrow=True, SEPARATOR="SEMICOLON"
-                    ).__enter__()[1]
-                )
-            )
+            read = timed(lambda: _read_rows(path))  # noqa: B023
             size = path.stat().st_size / 1e6
             print(
                 f"{encoding}: {rows} rows, {size:.0f} MB: prepare {prep:.2f} s, "
                 f"pyogrio read {read:.2f} s, ratio {prep / read:.2f}"
             )
+
+
+def _read_rows(path: Path) -> int:
+    with pyogrio.open_arrow(str(path), use_pyarrow=True, SEPARATOR="SEMICOLON") as (_, reader):
+        return sum(len(batch) for batch in reader)
 
 
 if __name__ == "__main__":

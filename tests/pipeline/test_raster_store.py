@@ -8,9 +8,7 @@ import shutil
 from gpsupport import REPO, cli_env, run_cli
 
 
-def test_a_hillshade_is_built_from_the_served_dem_when_the_dem_rebuild_fails(
-    shared_data, tmp_path
-):
+def test_a_hillshade_is_built_from_the_served_dem_when_the_dem_rebuild_fails(shared_data, tmp_path):
     collections = tmp_path / "collections" / "backgrounds"
     collections.mkdir(parents=True)
     for name in ("dem_cevennes", "hillshade_cevennes"):

@@ -9,6 +9,7 @@ describes, and reads it back as the same model.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import pyproj
@@ -29,6 +30,11 @@ POSTGIS_PROVIDER = "geopublish.serve.postgis_provider.PostGISProvider"
 # Collection ids a GeoPackage reserves for itself (tables, triggers, R-tree indexes).
 RESERVED_PREFIXES = ("gpkg", "sqlite_", "rtree_")
 StoreKind = Literal["gpkg", "postgis", "raster"]
+
+
+def tiles_file(tiles_dir: Path, collection: str, build_id: str) -> Path:
+    """The vector tile set built with one version (named by its build, which a rollback keeps)."""
+    return tiles_dir / collection / f"{build_id}.mbtiles"
 
 
 def version_table(collection: str, number: int) -> str:

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 import pyproj
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from geopublish.catalog.tiles import Tiles
+
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GeometryFamily = Literal[
@@ -345,6 +347,7 @@ class CollectionSpec(Strict):
     crs: CrsOptions = Field(default_factory=CrsOptions, description="Storage and offered CRS.")
     publish: Publish = Field(default_factory=Publish, description="API presentation.")
     refresh: Refresh | None = Field(None, description="Automatic rebuild schedule.")
+    tiles: Tiles = Field(default_factory=Tiles, description="Vector tiles built with each version.")
     theme: Annotated[str, Field(description="Set from the folder; not written in YAML.")] = ""
 
     @field_validator("id")

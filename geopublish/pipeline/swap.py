@@ -18,6 +18,7 @@ from geopublish.faults import crash_point
 from geopublish.ledger import Ledger, run_record
 from geopublish.model import PublishedLayer
 from geopublish.pipeline.report import finish, now_iso
+from geopublish.pipeline.tiles import prune_tiles
 from geopublish.store import Staged, Store
 
 LOG = logging.getLogger("geopublish.pipeline")
@@ -103,6 +104,7 @@ def record(
     )
     crash_point("changes")
     store.prune(cid)
+    prune_tiles(ledger.var_dir / "tiles", store, cid)
     if report.get("outcome") != "published":
         finish(report, "published")
     ledger.reports.write(report)

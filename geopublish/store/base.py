@@ -142,3 +142,7 @@ class FeatureStore(Store):
     @abstractmethod
     def read(self, collection: str) -> gpd.GeoDataFrame:
         """The whole current layer (inputs of derived layers)."""
+
+    @abstractmethod
+    def read_staged(self, staged: Staged, batch: int = 5_000) -> Iterator[gpd.GeoDataFrame]:
+        """The rows of a staging copy in load order, ``batch`` at a time (tile builds)."""

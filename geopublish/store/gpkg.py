@@ -169,6 +169,19 @@ class GeoPackageStore(FileStore, FeatureStore):
         gdf = pyogrio.read_dataframe(path, layer=collection)
         return gdf.drop(columns=[HASH_COLUMN], errors="ignore")
 
+    def read_staged(self, staged: Staged, batch: int = 5_000) -> Iterator[gpd.GeoDataFrame]:
+        """The rows of a staging file, ``batch`` at a time, without the store's own columns."""
+        assert staged.schema is not None
+        names = list(staged.schema.fields)
+        for start in range(0, staged.count, batch):
+            yield pyogrio.read_dataframe(
+                staged.location,
+                layer=staged.collection,
+                columns=names,
+                skip_features=start,
+                max_features=batch,
+            )
+
 
 class closing_ro:  # noqa: N801
     """Read-only, immutable connection to a published GeoPackage."""

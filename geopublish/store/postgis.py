@@ -277,6 +277,22 @@ class PostGISStore(FeatureStore):
         geometry = shapely.from_wkb([r[-1] for r in rows])
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=pg_copy.srid(version.storage_crs))
 
+    def read_staged(self, staged: Staged, batch: int = 5_000) -> Iterator[gpd.GeoDataFrame]:
+        """The rows of a staging table in load order, ``batch`` at a time (server-side cursor)."""
+        schema = staged.schema
+        assert schema is not None
+        names = list(schema.fields)
+        query = sql.SQL("SELECT {}, ST_AsBinary(geom) FROM {} ORDER BY fid").format(
+            sql.SQL(", ").join(sql.Identifier(n) for n in names), self._id(staged.location)
+        )
+        crs = pg_copy.srid(schema.storage_crs)
+        with self.connect() as con, con.cursor(name="geopublish_tiles", binary=True) as cur:
+            cur.execute(query)
+            while rows := cur.fetchmany(batch):
+                frame = pd.DataFrame([r[:-1] for r in rows], columns=names)
+                geometry = shapely.from_wkb([r[-1] for r in rows])
+                yield gpd.GeoDataFrame(frame, geometry=geometry, crs=crs)
+
     def cleanup(self, collection: str) -> list[str]:
         """Drop staging tables of this collection whose loader's session is gone."""
         found = self.con.execute(

@@ -23,6 +23,7 @@ from typing import Any
 from flask import Flask, Response, request
 
 from geopublish.model import PublishedLayer, tiles_file
+from geopublish.serve import carte
 from geopublish.serve.published import served_layer
 from geopublish.settings import Settings
 
@@ -37,6 +38,8 @@ ROUTE = re.compile(
     r"|(?P<tilejson>tiles\.json)|(?P<style>style\.json))/?$"
 )
 CATALOGUE = {"/tiles.json": "tilejson", "/styles/catalogue.json": "style"}
+# Collections drawn as boundaries under every other layer.
+BOUNDARIES = ("region",)
 COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6a4c93", "#00798c", "#8d6a9f"]
 _LOCAL = threading.local()
 
@@ -151,6 +154,8 @@ class Tiles:
         """Answer a tile, TileJSON or style path; None lets pygeoapi answer."""
         if request.method not in ("GET", "HEAD"):
             return None
+        if request.path.rstrip("/") == "/carte":
+            return self.carte()
         which = CATALOGUE.get(request.path.rstrip("/") or "/")
         if which is not None:
             return self.catalogue(which)
@@ -291,8 +296,8 @@ class Tiles:
         bbox = layer.bbox_crs84 or [-180.0, -85.0511, 180.0, 85.0511]
         return {
             "tilejson": "3.0.0",
-            "name": resource.get("title", cid),
-            "description": resource.get("description", ""),
+            "name": _text(resource.get("title", cid)),
+            "description": _text(resource.get("description", "")),
             "version": f"{layer.version}.0.0",
             "attribution": _attribution(resource),
             "scheme": "xyz",
@@ -310,12 +315,17 @@ class Tiles:
         layers: list[dict[str, Any]] = [
             {"id": "fond", "type": "background", "paint": {"background-color": "#f4f1ea"}}
         ]
-        # Polygons under lines under points, so nothing hides a smaller feature.
-        order = {"Polygon": 0, "LineString": 1, "Point": 2}
-        ranked = sorted(
-            enumerate(entries),
-            key=lambda e: (order.get((e[1][2].geometry_type or "").removeprefix("Multi"), 0), e[0]),
-        )
+        # The region's boundaries under everything, then polygons under lines under points,
+        # so nothing hides a smaller feature.
+        order = {"Polygon": 1, "LineString": 2, "Point": 3}
+
+        def rank(entry: tuple[int, tuple]) -> tuple[int, int]:
+            cid, layer = entry[1][0], entry[1][2]
+            if cid in BOUNDARIES:
+                return (0, entry[0])
+            return (order.get((layer.geometry_type or "").removeprefix("Multi"), 1), entry[0])
+
+        ranked = sorted(enumerate(entries), key=rank)
         for index, (cid, _resource, layer, _tileset) in ranked:
             colour = COLOURS[index % len(COLOURS)]
             sources[cid] = {"type": "vector", "url": f"{self.base}/collections/{cid}/tiles.json"}
@@ -324,8 +334,13 @@ class Tiles:
                 "source-layer": cid,
                 "metadata": {"geopublish:collection": cid},
             }
+            common["metadata"]["geopublish:id"] = layer.id_column
             family = (layer.geometry_type or "").removeprefix("Multi")
-            if family == "Polygon":
+            if cid in BOUNDARIES:
+                layers.append({"id": f"{cid}-boundary", "type": "line", **common,
+                               "paint": {"line-color": "#555555", "line-width": 2,
+                                         "line-dasharray": [3, 2]}})  # fmt: skip
+            elif family == "Polygon":
                 layers.append(
                     {
                         "id": f"{cid}-fill",
@@ -346,6 +361,20 @@ class Tiles:
                                          "circle-stroke-width": 1}})  # fmt: skip
         return {"version": 8, "name": "geopublish", "sources": sources, "layers": layers}
 
+    def carte(self) -> Response:
+        """The offline map page of every layer with tiles."""
+        entries = self.layers()
+        boxes = [lay.bbox_crs84 for _, _, lay, _ in entries if lay.bbox_crs84]
+        bounds = _union(boxes) if boxes else [-5.5, 41.0, 10.0, 51.5]
+        title = _text(self.config.get("metadata", {}).get("identification", {}).get("title", ""))
+        listed = [
+            {"id": c, "title": _text(r.get("title", c)), "id_field": lay.id_column or "id"}
+            for c, r, lay, _ in entries
+        ]
+        tag = "carte-" + "-".join(f"{c}.{lay.version}.{lay.build_id}" for c, _, lay, _ in entries)
+        response = Response(carte.page(title, listed, bounds), mimetype="text/html")
+        return self._cache(response, tag)
+
     def catalogue(self, which: str) -> Response:
         """The TileJSON or the MapLibre style of every layer with tiles."""
         entries = self.layers()
@@ -356,14 +385,12 @@ class Tiles:
             return self._json(self.style(entries), tag)
         vector_layers = [self._vector_layer(c, lay, t) for c, _, lay, t in entries]
         boxes = [lay.bbox_crs84 for _, _, lay, _ in entries if lay.bbox_crs84]
-        bounds = (
-            [min(b[0] for b in boxes), min(b[1] for b in boxes),
-             max(b[2] for b in boxes), max(b[3] for b in boxes)]
-            if boxes else [-180.0, -85.0511, 180.0, 85.0511]
-        )  # fmt: skip
+        bounds = _union(boxes) if boxes else [-180.0, -85.0511, 180.0, 85.0511]
         document = {
             "tilejson": "3.0.0",
-            "name": str(self.config.get("metadata", {}).get("identification", {}).get("title", "")),
+            "name": _text(
+                self.config.get("metadata", {}).get("identification", {}).get("title", "")
+            ),
             "scheme": "xyz",
             "tiles": [self._template(c) for c, *_ in entries],
             "minzoom": min((t.minzoom for *_, t in entries), default=0),
@@ -373,6 +400,22 @@ class Tiles:
             "attribution": "; ".join(sorted({_attribution(r) for _, r, _, _ in entries} - {""})),
         }
         return self._json(document, tag)
+
+
+def _union(boxes: list[list[float]]) -> list[float]:
+    return [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]
+
+
+def _text(value: Any) -> str:
+    """A pygeoapi text: a string, or a {language: text} mapping (French first)."""
+    if isinstance(value, dict):
+        return str(value.get("fr") or value.get("en") or next(iter(value.values()), ""))
+    return str(value)
 
 
 def _attribution(resource: dict[str, Any]) -> str:

@@ -53,6 +53,8 @@ def site(request, shared_data, tmp_path_factory):
     parks = yaml.safe_load((REPO / "collections/environment/parks_montpellier.yml").read_text())
     parks["source"]["parts"] = [{"path": str(shared_data / PARKS)}]
     (root / "collections/test/parks.yml").write_text(yaml.safe_dump(parks))
+    region = (REPO / "collections/admin/region.yml").read_text()
+    (root / "collections/test/region.yml").write_text(region)
     extra = {
         "GEOPUBLISH_COLLECTIONS_DIR": str(root / "collections"),
         "GEOPUBLISH_STORE": request.param,
@@ -209,13 +211,121 @@ def test_documents(site):
     parks = requests.get(f"{url}/collections/parks/tiles.json", timeout=10).json()
     assert parks["maxzoom"] == 12 and parks["minzoom"] == 0  # polygon defaults
     catalogue = requests.get(f"{url}/tiles.json", timeout=10).json()
-    assert {v["id"] for v in catalogue["vector_layers"]} == {"pts", "parks"}
+    assert {v["id"] for v in catalogue["vector_layers"]} == {"pts", "parks", "region"}
     style = requests.get(f"{url}/styles/catalogue.json", timeout=10).json()
-    assert style["version"] == 8 and set(style["sources"]) == {"pts", "parks"}
-    kinds = [layer["type"] for layer in style["layers"]]
-    assert kinds.index("fill") < kinds.index("circle")  # polygons under points
+    assert style["version"] == 8 and set(style["sources"]) == {"pts", "parks", "region"}
+    ids = [layer["id"] for layer in style["layers"]]
+    assert ids == ["fond", "region-boundary", "parks-fill", "parks-outline", "pts-circle"]
     one = requests.get(f"{url}/collections/parks/style.json", timeout=10).json()
     assert set(one["sources"]) == {"parks"}
+
+
+BACKGROUND = (244, 241, 234)
+
+
+def browser():
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,700",
+        "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist",
+        # Every name but the local server's address fails: nothing can be fetched outside.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--no-proxy-server", "--disable-background-networking", "--disable-component-update",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
+    return webdriver.Chrome(options=options, service=service)
+
+
+def network(driver) -> tuple[list[str], list[tuple[int, str]]]:
+    """URLs requested and (status, URL) of failed ones, from the performance log."""
+    import json
+
+    urls, failed, pending = [], [], {}
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message["method"] == "Network.requestWillBeSent":
+            pending[params["requestId"]] = params["request"]["url"]
+            urls.append(params["request"]["url"])
+        elif message["method"] == "Network.responseReceived":
+            if params["response"]["status"] >= 400:
+                failed.append((params["response"]["status"], params["response"]["url"]))
+        elif message["method"] == "Network.loadingFailed" and not params.get("canceled"):
+            failed.append((0, pending.get(params["requestId"], "?")))
+    return urls, failed
+
+
+def test_map_page_draws_every_layer_offline_and_opens_popups(site):
+    import time
+
+    import numpy as np
+    from rasterio.io import MemoryFile
+    from selenium.webdriver.common.by import By
+
+    driver = browser()
+    try:
+        driver.get(f"{site['url']}/carte")
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+        labels = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#couches label")]
+        assert len(labels) == 3 and "Région Occitanie" in labels
+
+        def wait_idle(timeout: float = 60) -> None:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if driver.execute_script("return document.body.dataset.idle === '1'"):
+                    return
+                time.sleep(0.2)
+            raise AssertionError("the map never became idle")
+
+        wait_idle()
+        driver.execute_script(
+            "document.body.dataset.idle = '';carte.jumpTo({center: [3.86, 43.553], zoom: 14});"
+        )
+        wait_idle()
+        png = driver.get_screenshot_as_png()
+        with MemoryFile(png) as memory, memory.open() as image:
+            pixels = np.moveaxis(image.read()[:3], 0, -1).reshape(-1, 3).astype(int)
+        drawn = np.abs(pixels - np.array(BACKGROUND)).sum(axis=1) > 30
+        assert drawn.mean() > 0.005, drawn.mean()  # points and parks drawn on the background
+        colour = driver.execute_script(
+            "return carte.getPaintProperty('pts-circle', 'circle-color')"
+        )
+        rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(pixels - rgb).sum(axis=1) < 60).sum() > 50  # the points' circles
+        point = driver.execute_script(
+            "const f = carte.queryRenderedFeatures({layers: ['pts-circle']});"
+            "if (!f.length) return null;"
+            "const p = carte.project(f[0].geometry.type === 'Point' ? f[0].geometry.coordinates"
+            " : f[0].geometry.coordinates[0]); return [p.x, p.y];"
+        )
+        assert point is not None
+        canvas = driver.find_element(By.CSS_SELECTOR, "canvas.maplibregl-canvas")
+        size = canvas.size
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        ActionChains(driver).move_to_element_with_offset(
+            canvas, int(point[0] - size["width"] / 2), int(point[1] - size["height"] / 2)
+        ).click().perform()
+        link = driver.find_element(By.CSS_SELECTOR, ".maplibregl-popup a.fiche")
+        assert "/collections/pts/items/P" in link.get_attribute("href")
+        assert link.text == "Voir la fiche de l'objet"
+        box = driver.find_element(By.CSS_SELECTOR, "#couches input[value='pts']")
+        box.click()
+        hidden = driver.execute_script("return carte.getLayoutProperty('pts-circle', 'visibility')")
+        assert hidden == "none"
+        urls, failed = network(driver)
+        assert failed == []
+        assert all(u.startswith(site["url"]) or u.startswith(("data:", "blob:")) for u in urls)
+        assert any(u.endswith("/styles/catalogue.json") for u in urls)
+        # Tiles are fetched by MapLibre's workers (not in this log): the map reports their failures.
+        assert driver.execute_script("return window.erreurs") == []
+    finally:
+        driver.quit()
 
 
 def test_refresh_serves_new_tiles_and_rollback_the_old(site):

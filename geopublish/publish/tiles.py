@@ -18,13 +18,21 @@ import geopandas as gpd
 import pyarrow as pa
 import pyogrio
 
-from geopublish.errors import PublishError
+from geopublish.errors import GeopublishError, PublishError
 from geopublish.model import WKB_COLUMN
 
 # Default zoom ranges by geometry family: points stay legible up to street level; lines and
 # polygons are simplified per zoom, and z12 (≈ 40 m per 1/4096 of a tile... ≈ 10 m units)
 # holds a region's reference geometry (clients overzoom beyond it).
 DEFAULT_ZOOMS = {"Point": (0, 14), "LineString": (0, 12), "Polygon": (0, 12)}
+PANDAS_TYPES = {
+    "string": "string",
+    "integer": "Int64",
+    "number": "Float64",
+    "boolean": "boolean",
+    "date": "string",
+    "datetime": "string",
+}
 ARROW_TYPES = {
     "string": pa.string(),
     "integer": pa.int64(),
@@ -89,9 +97,9 @@ def _batches(frames: Iterable[gpd.GeoDataFrame], tiles: TilePlan) -> Iterator[pa
         columns: dict[str, pa.Array] = {}
         for name, kind in tiles.attributes.items():
             values = gdf[name]
-            if kind in ("date", "datetime"):
-                values = values.astype("string")
-            columns[name] = pa.array(values.tolist(), type=ARROW_TYPES[kind], from_pandas=True)
+            # A store may read an integer or boolean column with nulls back as floats.
+            values = values.astype(PANDAS_TYPES[kind])
+            columns[name] = pa.array(values, type=ARROW_TYPES[kind], from_pandas=True)
         wkb = gdf[WKB_COLUMN] if WKB_COLUMN in gdf.columns else gdf.geometry.to_wkb()
         columns["geometry"] = pa.array(list(wkb), type=pa.binary())
         yield pa.RecordBatch.from_pydict(columns)
@@ -138,7 +146,9 @@ def build(frames: Iterable[gpd.GeoDataFrame], tiles: TilePlan, target: Path) -> 
     except BaseException as exc:
         temp.unlink(missing_ok=True)
         if failure and failure[0] is not exc:
-            raise failure[0] from None
+            exc = failure[0]
+            if isinstance(exc, GeopublishError) or not isinstance(exc, Exception):
+                raise exc from None
         raise PublishError(f"collection {tiles.name!r}: tile build failed: {exc}") from exc
     os.replace(temp, target)
     return target

@@ -155,12 +155,14 @@ def build(frames: Iterable[gpd.GeoDataFrame], tiles: TilePlan, target: Path) -> 
 
 
 def prune(folder: Path, keep: set[str]) -> list[str]:
-    """Remove the tile sets in ``folder`` whose build is not in ``keep``; return their names."""
+    """Remove every file in ``folder`` but the tile sets of ``keep``; return their names."""
     removed = []
     if not folder.is_dir():
         return removed
-    for path in sorted(folder.glob("*.mbtiles")):
-        if path.stem not in keep:
+    # Anything else in the folder is a set no version names or a killed build's temporary
+    # (the caller holds the layer's lock, so no build of this layer is writing).
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if not (path.suffix == ".mbtiles" and path.stem in keep):
             path.unlink(missing_ok=True)
             removed.append(path.name)
     return removed

@@ -9,6 +9,7 @@ describes, and reads it back as the same model.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import pyproj
@@ -32,6 +33,11 @@ StoreKind = Literal["gpkg", "postgis", "raster"]
 # Whole-layer downloads: publish/ writes <root>/<collection>/<build_id>/ with this manifest
 # (file name, media type, size, SHA-256 per format suffix); serve/ reads it for the served build.
 DOWNLOADS_MANIFEST = "manifest.json"
+
+
+def tiles_file(tiles_dir: Path, collection: str, build_id: str) -> Path:
+    """The vector tile set built with one version (named by its build, which a rollback keeps)."""
+    return tiles_dir / collection / f"{build_id}.mbtiles"
 
 
 def version_table(collection: str, number: int) -> str:

@@ -184,6 +184,11 @@ class Settings(BaseSettings):
         return self.var_dir / "store"
 
     @property
+    def tiles_dir(self) -> Path:
+        """Folder of the vector tile sets, one MBTiles file per kept version of a layer."""
+        return self.var_dir / "tiles"
+
+    @property
     def reports_dir(self) -> Path:
         """Folder of JSON build reports."""
         return self.var_dir / "reports"

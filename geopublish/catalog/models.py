@@ -18,6 +18,8 @@ from geopublish.catalog.privacy import Generalise as Generalise
 from geopublish.catalog.privacy import KAnonymity as KAnonymity
 from geopublish.catalog.privacy import Privacy
 
+from geopublish.catalog.tiles import Tiles
+
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GeometryFamily = Literal[
@@ -609,6 +611,7 @@ class CollectionSpec(Strict):
     privacy: Privacy | None = Field(
         None, description="Treatment of personal data (drop, pseudonymise, generalise, k)."
     )
+    tiles: Tiles = Field(default_factory=Tiles, description="Vector tiles built with each version.")
     theme: Annotated[str, Field(description="Set from the folder; not written in YAML.")] = ""
 
     @field_validator("id")

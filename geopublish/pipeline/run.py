@@ -19,6 +19,7 @@ from geopublish.pipeline.features import build_features
 from geopublish.pipeline.quality import score
 from geopublish.pipeline.raster import build_raster
 from geopublish.pipeline.report import Report
+from geopublish.pipeline.tiles import build_tiles, discard_tiles
 from geopublish.settings import Settings
 from geopublish.source.http import fetch_once
 from geopublish.store import Stores
@@ -120,11 +121,20 @@ def _locked(
         except BaseException:
             store.discard(staged)
             raise
-        report.finish("published")  # what the journal keeps, should the run die after the swap
         try:
+            if not spec.is_raster:
+                # Built before the swap from the staged rows, so the version is served with them.
+                built = build_tiles(
+                    spec, settings.tiles_dir, stores.features, staged, layer, settings.batch_size
+                )
+                if built is not None:
+                    report.data["tiles"] = built
+            report.finish("published")  # what the journal keeps, should the run die after it
             swap.publish(ledger, store, staged, layer, report.data, detection.state)
         except BaseException:
             store.discard(staged)
+            if store.current(cid) is None or store.current(cid).build_id != layer.build_id:
+                discard_tiles(settings.tiles_dir, cid, layer.build_id)
             raise
         announce(settings, "published", run_record(report.data))
     except ValidationFailed as exc:

@@ -19,6 +19,7 @@ from geopublish.ledger import Ledger, run_record
 from geopublish.model import PublishedLayer
 from geopublish.pipeline.report import finish, now_iso
 from geopublish.publish.downloads import Downloads
+from geopublish.pipeline.tiles import prune_tiles
 from geopublish.store import Staged, Store
 
 LOG = logging.getLogger("geopublish.pipeline")
@@ -106,6 +107,7 @@ def record(
     crash_point("changes")
     store.prune(cid)
     Downloads(ledger.var_dir / "downloads").keep(cid, [v.build_id for v in store.versions(cid)])
+    prune_tiles(ledger.var_dir / "tiles", store, cid)
     if report.get("outcome") != "published":
         finish(report, "published")
     ledger.reports.write(report)

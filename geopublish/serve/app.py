@@ -19,6 +19,7 @@ from geopublish.serve.coverages import install as install_coverage_schema
 from geopublish.serve.feed import install_feed
 from geopublish.serve.http import install
 from geopublish.serve.queryables import install as install_queryables
+from geopublish.serve.tiles import install as install_tiles
 from geopublish.settings import get_settings
 
 SAFE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -26,6 +27,7 @@ SETTINGS = get_settings()
 loaded.record(SETTINGS.var_dir, SETTINGS.pygeoapi_config)
 install(APP, SETTINGS.cache_control)
 install_feed(APP, SETTINGS, CONFIG)
+install_tiles(APP, SETTINGS, CONFIG)
 assets.install(APP, SETTINGS.project_dir / "assets")
 pages.install(APP, CONFIG)
 downloads.install(APP, SETTINGS, CONFIG)

@@ -280,7 +280,8 @@ def test_map_page_draws_every_layer_offline_and_opens_popups(site):
                 if driver.execute_script("return document.body.dataset.idle === '1'"):
                     return
                 time.sleep(0.2)
-            raise AssertionError("the map never became idle")
+            errors = driver.execute_script("return window.erreurs")
+            raise AssertionError(f"the map never became idle; map errors: {errors!r}")
 
         wait_idle()
         driver.execute_script(

@@ -12,8 +12,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow as pa
 import pyproj
 from pydantic import BaseModel, ConfigDict, Field
+
+# Arrow type of each declared field type (dates travel as ISO strings).
+ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.string(),
+    "datetime": pa.string(),
+}
 
 # Where a store keeps the record of each version (a table in the GeoPackage file, a table of
 # the PostGIS schema, a JSON file beside each raster version).

@@ -17,7 +17,6 @@ from geopublish.catalog.privacy import CommuneReference as CommuneReference
 from geopublish.catalog.privacy import Generalise as Generalise
 from geopublish.catalog.privacy import KAnonymity as KAnonymity
 from geopublish.catalog.privacy import Privacy
-
 from geopublish.catalog.tiles import Tiles
 
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")

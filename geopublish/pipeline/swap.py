@@ -18,8 +18,8 @@ from geopublish.faults import crash_point
 from geopublish.ledger import Ledger, run_record
 from geopublish.model import PublishedLayer
 from geopublish.pipeline.report import finish, now_iso
-from geopublish.publish.downloads import Downloads
 from geopublish.pipeline.tiles import prune_tiles
+from geopublish.publish.downloads import Downloads
 from geopublish.store import Staged, Store
 
 LOG = logging.getLogger("geopublish.pipeline")

@@ -18,20 +18,13 @@ import pyarrow as pa
 import pyogrio
 
 from geopublish.errors import GeopublishError, PublishError
+from geopublish.model import ARROW_TYPES
 
 # Default zoom ranges by geometry family: points stay legible up to street level; lines and
 # polygons are simplified per zoom, and z12 (≈ 40 m per 1/4096 of a tile... ≈ 10 m units)
 # holds a region's reference geometry (clients overzoom beyond it).
 DEFAULT_ZOOMS = {"Point": (0, 14), "LineString": (0, 12), "Polygon": (0, 12)}
 GEOMETRY = "geom"  # the WKB column of FeatureStore.scan
-ARROW_TYPES = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.string(),
-    "datetime": pa.string(),
-}
 
 
 @dataclass(frozen=True)

@@ -21,17 +21,7 @@ import pyarrow as pa
 
 from geopublish import kernels
 from geopublish.errors import StoreError
-from geopublish.model import WKB_COLUMN, PublishedLayer
-
-# Arrow type of each declared field type (dates travel as ISO strings).
-ARROW_TYPES = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.string(),
-    "datetime": pa.string(),
-}
+from geopublish.model import ARROW_TYPES, WKB_COLUMN, PublishedLayer
 
 
 def scan_schema(schema: LayerSchema) -> pa.Schema:

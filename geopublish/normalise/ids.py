@@ -23,6 +23,11 @@ def _percent(match: re.Match[str]) -> str:
     return "".join(f"%{b:02X}" for b in match.group().encode())
 
 
+def safe_id(value: str) -> str:
+    """One id as published: unsafe characters percent-encoded (UTF-8 bytes)."""
+    return UNSAFE_ID.sub(_percent, value)
+
+
 def safe_ids(ids: pd.Series, stats: dict) -> pd.Series:
     """``ids`` with unsafe characters percent-encoded; the count is in ``ids_encoded``."""
     unsafe = ids.str.contains(UNSAFE_ID).fillna(False).to_numpy(dtype=bool)
@@ -30,7 +35,7 @@ def safe_ids(ids: pd.Series, stats: dict) -> pd.Series:
         return ids
     stats["ids_encoded"] = stats.get("ids_encoded", 0) + int(unsafe.sum())
     out = ids.copy()
-    out[unsafe] = [UNSAFE_ID.sub(_percent, v) for v in ids[unsafe].tolist()]
+    out[unsafe] = [safe_id(v) for v in ids[unsafe].tolist()]
     return out
 
 

@@ -13,6 +13,8 @@ from geopublish.catalog.models import Checks
 from geopublish.errors import ValidationFailed
 from geopublish.model import PublishedLayer
 
+DELIBERATE = ("k-anonymity",)  # drop reasons that a spec declares (normalise/privacy.py)
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -76,10 +78,12 @@ def evaluate(
         )
     # Rows as the drivers returned them (CSV rows without coordinates never reach "read").
     read = sum((stats.get("records") or {}).values()) or stats.get("read", 0)
-    dropped = sum((stats.get("dropped") or {}).values())
+    # Rows a declared treatment removes on purpose (privacy.k_anonymity) are not data loss.
+    lost = {k: v for k, v in (stats.get("dropped") or {}).items() if not k.startswith(DELIBERATE)}
+    dropped = sum(lost.values())
     if previous is None and read:
         share = dropped / read
-        reasons = ", ".join(f"{k}: {v}" for k, v in sorted((stats.get("dropped") or {}).items()))
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(lost.items()))
         out.append(
             Finding(
                 "first_build_drops",

@@ -16,6 +16,8 @@ from gpsupport import REPO, Server, cli_env, run_cli
 from pagesupport import Browser
 from pgsupport import drop_schema, postgis_dsn  # noqa: F401
 
+from geopublish.normalise.ids import safe_id
+
 # Values a producer could write: each would run, or add an element, if a page let it through.
 HOSTILE = [
     {"ref": "x\";document.title='X';//", "nom": "</script><script>document.title='X'</script>"},
@@ -100,7 +102,9 @@ def site(request, shared_data, tmp_path_factory):
 
 
 def item_path(cid: str, fid: str) -> str:
-    return f"/collections/{cid}/items/{quote(fid, safe='')}?f=html"
+    # The producer's id as published (ingestion percent-encodes '"', '<', '>', '%', '\\' and
+    # control characters; "'" and ";" stay), then quoted as one path segment.
+    return f"/collections/{cid}/items/{quote(safe_id(fid), safe='')}?f=html"
 
 
 PAGES = [

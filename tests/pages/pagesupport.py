@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def require_chromium() -> None:
+    """Skip (fail with GEOPUBLISH_REQUIRE_BROWSER=1) when Debian's chromium is not installed."""
+    import pytest
+
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if missing:
+        reason = f"no {', '.join(missing)} (apt install chromium chromium-driver)"
+        if os.environ.get("GEOPUBLISH_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason + " and GEOPUBLISH_REQUIRE_BROWSER=1")
+        pytest.skip(reason)
 
 
 @dataclass
@@ -27,6 +40,7 @@ class Browser:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
+        require_chromium()
         self.origin = allowed_origin.rstrip("/")
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM

@@ -51,6 +51,42 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 600):
     )
 
 
+def layer_spec(*parts: dict, geometry: str = "Point", **extra: object) -> dict:
+    """A minimal valid layer spec over ``parts`` (features keyed by ``code``), plus ``extra``."""
+    return {
+        "title": "t",
+        "description": "t",
+        "licence": {"name": "Licence Ouverte 2.0"},
+        "attribution": "test",
+        "source": {"parts": list(parts)},
+        "feature_id": {"fields": ["code"]},
+        "geometry": {"type": geometry, "promote_to_multi": False}
+        if geometry == "Point"
+        else {"type": geometry},
+        **extra,
+    }
+
+
+def run_limited(env: dict[str, str], *args: str, limit: int, timeout: float = 300):
+    """The real CLI with its address space capped at ``limit`` bytes."""
+    import resource
+    import subprocess
+    import sys
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return subprocess.run(
+        [sys.executable, "-m", "geopublish", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=cap,
+    )
+
+
 class Server:
     """A real `geopublish serve` (gunicorn + pygeoapi) on a free port."""
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
 import yaml
-from gpsupport import REPO, cli_env
+from gpsupport import cli_env, run_limited
 
 GB = 1024**3
 
@@ -23,24 +21,6 @@ def bomb(levels: int = 9) -> str:
         "source: {parts: [{path: x.geojson}]}"
     )
     return "\n".join(lines) + "\n"
-
-
-def run_limited(env: dict, *args: str, limit: int = GB) -> subprocess.CompletedProcess:
-    """The real CLI with its address space capped at ``limit`` bytes."""
-    import resource
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return subprocess.run(
-        [sys.executable, "-m", "geopublish", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=cap,
-    )
 
 
 @pytest.fixture()
@@ -58,7 +38,7 @@ def test_a_billion_laughs_spec_is_one_line_in_bounded_memory(catalogue, command)
     assert len(text) < 1024  # 9^9 = 387M strings once expanded
     (specs / "laughs.yml").write_text(text)
     started = time.monotonic()
-    result = run_limited(env, command)
+    result = run_limited(env, command, limit=GB, timeout=120)
     assert time.monotonic() - started < 60
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
@@ -75,7 +55,7 @@ def test_a_few_aliases_still_load(catalogue):
         "title: &t Points\ndescription: *t\nlicence: {name: x}\nattribution: *t\n"
         "source: {parts: [{path: x.geojson}]}\n"
     )
-    result = run_limited(env, "check")
+    result = run_limited(env, "check", limit=GB, timeout=120)
     assert result.returncode == 0, result.stderr
 
 
@@ -90,7 +70,7 @@ def test_echoed_values_are_truncated(catalogue):
         "conform": {"fields": [{"name": "a"}, {"name": "b", "type": "X" * 50_000}]},
     }
     (specs / "long.yml").write_text(yaml.safe_dump(content))
-    result = run_limited(env, "check")
+    result = run_limited(env, "check", limit=GB, timeout=120)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert len(lines) == 2
@@ -111,7 +91,7 @@ def test_reserved_geopackage_prefixes_are_refused_by_check(catalogue, cid):
         "source": {"parts": [{"path": "x.geojson"}]},
     }
     (specs / f"{cid}.yml").write_text(yaml.safe_dump(content))
-    result = run_limited(env, "check")
+    result = run_limited(env, "check", limit=GB, timeout=120)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"error: {specs / f'{cid}.yml'}: id {cid!r} starts with a prefix GeoPackage and SQLite "

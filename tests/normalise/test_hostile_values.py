@@ -12,24 +12,15 @@ import pyogrio
 import pytest
 import shapely
 import yaml
-from gpsupport import cli_env, run_cli
+from gpsupport import cli_env, layer_spec, run_cli
 
 IDS = ['a"b', "<script>", "x\x01y", "ok", "50%", "tab\there", "é"]
 ENCODED = ["a%22b", "%3Cscript%3E", "x%01y", "ok", "50%25", "tab%09here", "é"]
 
 
 def spec(path: str, **extra: object) -> dict:
-    return {
-        "title": "t",
-        "description": "t",
-        "licence": {"name": "Licence Ouverte 2.0"},
-        "attribution": "test",
-        "source": {"parts": [{"path": path}]},
-        "conform": {"fields": [{"name": "code", "type": "string"}]},
-        "feature_id": {"fields": ["code"]},
-        "geometry": {"type": "Point", "promote_to_multi": False},
-        **extra,
-    }
+    conform = {"fields": [{"name": "code", "type": "string"}]}
+    return layer_spec({"path": path}, conform=conform, **extra)
 
 
 @pytest.fixture(scope="module")

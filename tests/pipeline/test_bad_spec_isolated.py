@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import yaml
-from gpsupport import cli_env, run_cli
+from gpsupport import cli_env, layer_spec, run_cli
 
 
 def points(code: str) -> dict:
@@ -22,15 +22,7 @@ def points(code: str) -> dict:
 
 
 def spec(path: str) -> dict:
-    return {
-        "title": "t",
-        "description": "t",
-        "licence": {"name": "Licence Ouverte 2.0"},
-        "attribution": "test",
-        "source": {"parts": [{"path": path}]},
-        "feature_id": {"fields": ["code"]},
-        "geometry": {"type": "Point", "promote_to_multi": False},
-    }
+    return layer_spec({"path": path})
 
 
 def test_one_invalid_spec_does_not_stop_build_or_refresh(tmp_path):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 
 import pytest
 import yaml
-from gpsupport import REPO, cli_env
+from gpsupport import cli_env, run_limited
 
 GB = 1024**3
 POINT = {
@@ -42,24 +40,6 @@ def spec(source: dict) -> dict:
     }
 
 
-def run_limited(env: dict, *args: str, limit: int = GB) -> subprocess.CompletedProcess:
-    """The real CLI with its address space capped at ``limit`` bytes (1 GB)."""
-    import resource
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return subprocess.run(
-        [sys.executable, "-m", "geopublish", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=cap,
-    )
-
-
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("zips")
@@ -87,7 +67,7 @@ def root(tmp_path_factory) -> dict:
         (specs / f"{cid}.yml").write_text(yaml.safe_dump(spec(source)))
     env = cli_env(base / "var", data, GEOPUBLISH_COLLECTIONS_DIR=str(base / "collections"))
     # Every case in one build, its address space capped at 1 GB.
-    result = run_limited(env, "build")
+    result = run_limited(env, "build", limit=GB)
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
     assert "MemoryError" not in result.stderr

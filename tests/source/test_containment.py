@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gpsupport import cli_env, run_cli
+from gpsupport import cli_env, layer_spec, run_cli
 
 POINTS = {
     "type": "FeatureCollection",
@@ -22,15 +22,7 @@ POINTS = {
 
 
 def spec(part: dict) -> dict:
-    return {
-        "title": "t",
-        "description": "t",
-        "licence": {"name": "Licence Ouverte 2.0"},
-        "attribution": "test",
-        "source": {"parts": [part]},
-        "feature_id": {"fields": ["code"]},
-        "geometry": {"type": "Point", "promote_to_multi": False},
-    }
+    return layer_spec(part)
 
 
 @pytest.fixture(scope="module")

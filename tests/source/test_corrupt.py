@@ -9,22 +9,13 @@ import pyogrio
 import pytest
 import shapely
 import yaml
-from gpsupport import cli_env, run_cli
+from gpsupport import cli_env, layer_spec, run_cli
 
 N = 200
 
 
 def spec(path: str, **checks: object) -> dict:
-    return {
-        "title": "t",
-        "description": "t",
-        "licence": {"name": "Licence Ouverte 2.0"},
-        "attribution": "test",
-        "source": {"parts": [{"path": path}]},
-        "feature_id": {"fields": ["code"]},
-        "geometry": {"type": "Polygon"},
-        "checks": checks,
-    }
+    return layer_spec({"path": path}, geometry="Polygon", checks=checks)
 
 
 def squares(n: int) -> gpd.GeoDataFrame:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -56,18 +57,23 @@ class TileSet:
         return None if row is None else bytes(row[0])
 
 
-def open_tileset(path: Path) -> TileSet | None:
-    """The tile set at ``path`` for this thread (opened once), or None when it is missing."""
-    cache: dict[Path, TileSet] = getattr(_LOCAL, "sets", None) or {}
+def open_tileset(cid: str, path: str) -> TileSet | None:
+    """The tile set of ``cid`` at ``path`` for this thread, or None when it is missing.
+
+    Opened once per thread; opening the set of another version closes the one served before.
+    """
+    cache: dict[str, tuple[str, TileSet]] = getattr(_LOCAL, "sets", None) or {}
     _LOCAL.sets = cache
-    found = cache.get(path)
-    if found is None:
-        if not path.is_file():
-            return None
-        for stale in [p for p in cache if p.parent == path.parent]:
-            cache.pop(stale).con.close()
-        found = cache[path] = TileSet(path)
-    return found
+    found = cache.get(cid)
+    if found is not None and found[0] == path:
+        return found[1]
+    if not os.path.isfile(path):
+        return None
+    if found is not None:
+        found[1].con.close()
+    tileset = TileSet(Path(path))
+    cache[cid] = (path, tileset)
+    return tileset
 
 
 def tile_coordinates(zs: str, ys: str, xs: str) -> tuple[int, int, int] | str:
@@ -116,6 +122,7 @@ class TileRequests:
         self.cors = bool(config.get("server", {}).get("cors", False))
         self.served = ServedCache()
         self.raster = RasterTiles()
+        self._paths: dict[tuple[str, str], str] = {}  # (collection, build id) -> tile set
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         """Answer a tile request, or hand the request on."""
@@ -138,7 +145,11 @@ class TileRequests:
         layer = self.served.get(cid, resource)
         if layer is None or layer.kind != "features":
             return None
-        tileset = open_tileset(tiles_file(self.settings.tiles_dir, cid, layer.build_id))
+        key = (cid, layer.build_id)
+        path = self._paths.get(key)
+        if path is None:
+            path = self._paths[key] = str(tiles_file(self.settings.tiles_dir, cid, layer.build_id))
+        tileset = open_tileset(cid, path)
         return None if tileset is None else (layer, tileset)
 
     def answer(

@@ -1,5 +1,6 @@
 """Vector tiles built with each version, on both stores: decoded tiles match the items; a
-refresh serves new tiles and a rollback the old ones; ETag/304, 204, 404; TileJSON and styles."""
+refresh serves new tiles and a rollback the old ones; ETag/304, 204, 404, CORS; TileJSON and
+styles; the hillshade's PNG tiles match its COG; the offline map draws it all."""
 
 from __future__ import annotations
 

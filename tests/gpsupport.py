@@ -90,7 +90,8 @@ def run_limited(env: dict[str, str], *args: str, limit: int, timeout: float = 30
 class Server:
     """A real `geopublish serve` (gunicorn + pygeoapi) on a free port."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2) -> None:
+    def __init__(self, env: dict[str, str], workers: int = 2, tree: Path = REPO) -> None:
+        """Serve ``env``'s var folder with the geopublish of ``tree`` (this one by default)."""
         import subprocess
         import sys
 
@@ -111,8 +112,8 @@ class Server:
                 "--workers",
                 str(workers),
             ],
-            env=env,
-            cwd=REPO,
+            env={**env, "PYTHONPATH": str(tree)},
+            cwd=tree,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )

@@ -11,7 +11,10 @@ class Tiles(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     minzoom: int | None = Field(
-        None, ge=0, le=22, description="Lowest zoom level built (default 0)."
+        None,
+        ge=0,
+        le=22,
+        description="Lowest zoom level built (default: 6 for points, 0 for lines and polygons).",
     )
     maxzoom: int | None = Field(
         None,

@@ -20,10 +20,12 @@ import pyogrio
 from geopublish.errors import GeopublishError, PublishError
 from geopublish.model import ARROW_TYPES
 
-# Default zoom ranges by geometry family: points stay legible up to street level; lines and
-# polygons are simplified per zoom, and z12 (≈ 40 m per 1/4096 of a tile... ≈ 10 m units)
-# holds a region's reference geometry (clients overzoom beyond it).
-DEFAULT_ZOOMS = {"Point": (0, 14), "LineString": (0, 12), "Polygon": (0, 12)}
+# Default zoom ranges by geometry family: points stay legible up to street level, from a
+# region-wide view (z6) on: below it every point of a region falls in a handful of tiles that
+# cost half the build of a stops layer (bench/RESULTS.md) for a map no one reads; lines and
+# polygons are simplified per zoom, and z12 (≈ 10 m units) holds a region's reference
+# geometry (clients overzoom beyond it).
+DEFAULT_ZOOMS = {"Point": (6, 14), "LineString": (0, 12), "Polygon": (0, 12)}
 GEOMETRY = "geom"  # the WKB column of FeatureStore.scan
 
 

@@ -1,81 +1,40 @@
 """OGC API Tiles, TileJSON 3 and MapLibre styles over the tile set of each served version.
 
-Each request reads the served version's record (:func:`served_layer`), whose build id names
-its tile set (``var/tiles/<id>/<build_id>.mbtiles``, built before the swap): a publication or a
-rollback shows at the next request, and a tile's ETag (version, build and z/x/y) changes with
-it. Tiles are answered from the MBTiles file (read-only, ``immutable``, one connection per file
-and thread) as stored, gzip-compressed (``Content-Encoding: gzip``; inflated for a client that
-does not accept it). A tile inside the matrix and the zoom range but without features is 204;
-outside the zoom range or the matrix, or with a non-integer coordinate, 404.
+The served version's record (per worker, :class:`~geopublish.serve.served_cache.ServedCache`)
+has the build id that names its tile set (``var/tiles/<id>/<build_id>.mbtiles``, built before
+the swap): a publication or a rollback shows at the next request. Tiles themselves are
+answered in WSGI by :mod:`geopublish.serve.tile_path` (as stored, gzip-compressed; 204 for a
+tile without features, 404 outside the zoom range or the matrix); this module answers the
+documents, the styles and ``/carte`` through Flask.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import re
-import sqlite3
-import threading
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
 
-from geopublish.model import PublishedLayer, tiles_file
+from geopublish.model import PublishedLayer
 from geopublish.serve import carte
-from geopublish.serve.published import served_layer
+from geopublish.serve.raster_tiles import Coverage
+from geopublish.serve.tile_path import MVT, TileRequests, TileSet
 from geopublish.settings import Settings
 
-MVT = "application/vnd.mapbox-vector-tile"
 TMS = "WebMercatorQuad"
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 ROUTE = re.compile(
     r"^/collections/(?P<cid>[a-z][a-z0-9_]*)/(?:"
     r"(?P<list>tiles)|(?P<meta>tiles/WebMercatorQuad)"
-    r"|tiles/WebMercatorQuad/(?P<z>[^/]+)/(?P<y>[^/]+)/(?P<x>[^/]+)"
     r"|(?P<tilejson>tiles\.json)|(?P<style>style\.json))/?$"
 )
 CATALOGUE = {"/tiles.json": "tilejson", "/styles/catalogue.json": "style"}
 # Collections drawn as boundaries under every other layer.
 BOUNDARIES = ("region",)
 COLOURS = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6a4c93", "#00798c", "#8d6a9f"]
-_LOCAL = threading.local()
-
-
-class TileSet:
-    """One MBTiles file opened read-only for this thread."""
-
-    def __init__(self, path: Path) -> None:
-        uri = f"file:{path}?mode=ro&immutable=1"
-        self.con = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        rows = self.con.execute("SELECT name, value FROM metadata").fetchall()
-        self.meta = dict(rows)
-        self.minzoom = int(self.meta.get("minzoom", 0))
-        self.maxzoom = int(self.meta.get("maxzoom", 14))
-        self.vector_layers = json.loads(self.meta.get("json", "{}")).get("vector_layers", [])
-
-    def tile(self, z: int, x: int, y: int) -> bytes | None:
-        """The stored tile, or None when it holds no feature."""
-        row = self.con.execute(
-            "SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-            (z, x, (1 << z) - 1 - y),
-        ).fetchone()
-        return None if row is None else bytes(row[0])
-
-
-def _open(path: Path) -> TileSet | None:
-    cache: dict[Path, TileSet] = getattr(_LOCAL, "sets", None) or {}
-    _LOCAL.sets = cache
-    found = cache.get(path)
-    if found is None:
-        if not path.is_file():
-            return None
-        for stale in [p for p in cache if p.parent == path.parent]:
-            cache.pop(stale).con.close()
-        found = cache[path] = TileSet(path)
-    return found
 
 
 def matrix_limits(bbox: list[float] | None, z: int) -> dict[str, Any]:
@@ -100,9 +59,10 @@ def matrix_limits(bbox: list[float] | None, z: int) -> dict[str, Any]:
 class Tiles:
     """The tile routes of one application."""
 
-    def __init__(self, settings: Settings, config: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings, config: dict[str, Any], path: TileRequests) -> None:
         self.settings = settings
         self.config = config
+        self.path = path
 
     @property
     def base(self) -> str:
@@ -112,13 +72,9 @@ class Tiles:
     def served(self, cid: str) -> tuple[PublishedLayer, TileSet] | None:
         """The served version of a collection and its tile set, or None."""
         resource = self.config.get("resources", {}).get(cid)
-        if not isinstance(resource, dict) or resource.get("type") != "collection":
+        if not isinstance(resource, dict):
             return None
-        layer = served_layer(resource)
-        if layer is None or layer.kind != "features":
-            return None
-        tileset = _open(tiles_file(self.settings.tiles_dir, cid, layer.build_id))
-        return None if tileset is None else (layer, tileset)
+        return self.path.vector_tiles(cid, resource)
 
     def layers(self) -> list[tuple[str, dict[str, Any], PublishedLayer, TileSet]]:
         """Every collection with a served tile set."""
@@ -127,6 +83,17 @@ class Tiles:
             served = self.served(cid)
             if served is not None:
                 found.append((cid, resource, *served))
+        return found
+
+    def rasters(self) -> list[tuple[str, dict[str, Any], PublishedLayer, Coverage]]:
+        """Every coverage served as map tiles (PNG rendered from its COG)."""
+        found = []
+        for cid, resource in self.config.get("resources", {}).items():
+            if isinstance(resource, dict) and resource.get("type") == "collection":
+                if any(p.get("type") == "coverage" for p in resource.get("providers", [])):
+                    served = self.path.raster_coverage(cid, resource)
+                    if served is not None:
+                        found.append((cid, resource, *served))
         return found
 
     # Responses -----------------------------------------------------------------------------
@@ -180,32 +147,7 @@ class Tiles:
             return self._json(
                 self.style([(cid, self.config["resources"][cid], layer, tileset)]), tag
             )
-        return self.tile(cid, layer, tileset, match["z"], match["y"], match["x"])
-
-    def tile(
-        self, cid: str, layer: PublishedLayer, tileset: TileSet, zs: str, ys: str, xs: str
-    ) -> Response:
-        """The stored tile, or None when it holds no feature."""
-        if not all(re.fullmatch(r"\d{1,2}|\d{1,9}", v) for v in (zs, ys, xs)):
-            return self._not_found(f"tile {zs}/{ys}/{xs}: not integers")
-        z, y, x = int(zs), int(ys), int(xs)
-        if not tileset.minzoom <= z <= tileset.maxzoom:
-            return self._not_found(
-                f"zoom {z} is outside {cid!r}'s tiles (z{tileset.minzoom}-z{tileset.maxzoom})"
-            )
-        if x >= 1 << z or y >= 1 << z:
-            return self._not_found(f"tile {z}/{y}/{x} is outside the tile matrix")
-        etag = f"{cid}-v{layer.version}-{layer.build_id}-{z}-{x}-{y}"
-        data = tileset.tile(z, x, y)
-        if data is None:
-            return self._cache(Response(status=204), etag)
-        response = Response(data, mimetype=MVT)
-        if data[:2] == b"\x1f\x8b":
-            if "gzip" in request.headers.get("Accept-Encoding", ""):
-                response.headers["Content-Encoding"] = "gzip"
-            else:
-                response.set_data(gzip.decompress(data))
-        return self._cache(response, etag)
+        return None
 
     # Documents -----------------------------------------------------------------------------
 
@@ -309,12 +251,30 @@ class Tiles:
             "vector_layers": [self._vector_layer(cid, layer, tileset)],
         }
 
-    def style(self, entries: list[tuple[str, dict, PublishedLayer, TileSet]]) -> dict[str, Any]:
-        """A MapLibre style drawing the given layers."""
+    def style(
+        self,
+        entries: list[tuple[str, dict, PublishedLayer, TileSet]],
+        rasters: list[tuple[str, dict, PublishedLayer, Coverage]] = (),  # type: ignore[assignment]
+    ) -> dict[str, Any]:
+        """A MapLibre style drawing the given layers, over the given raster backgrounds."""
         sources: dict[str, Any] = {}
         layers: list[dict[str, Any]] = [
             {"id": "fond", "type": "background", "paint": {"background-color": "#f4f1ea"}}
         ]
+        for cid, resource, layer, coverage in rasters:
+            sources[cid] = {
+                "type": "raster",
+                "tiles": [self._template(cid)],
+                "tileSize": 256,
+                "minzoom": coverage.minzoom,
+                "maxzoom": coverage.maxzoom,
+                "attribution": _attribution(resource),
+            }
+            if layer.bbox_crs84:
+                sources[cid]["bounds"] = layer.bbox_crs84
+            layers.append({"id": f"{cid}-raster", "type": "raster", "source": cid,
+                           "metadata": {"geopublish:collection": cid},
+                           "paint": {"raster-opacity": 0.45}})  # fmt: skip
         # The region's boundaries under everything, then polygons under lines under points,
         # so nothing hides a smaller feature.
         order = {"Polygon": 1, "LineString": 2, "Point": 3}
@@ -364,25 +324,29 @@ class Tiles:
     def carte(self) -> Response:
         """The offline map page of every layer with tiles."""
         entries = self.layers()
+        rasters = self.rasters()
         boxes = [lay.bbox_crs84 for _, _, lay, _ in entries if lay.bbox_crs84]
         bounds = _union(boxes) if boxes else [-5.5, 41.0, 10.0, 51.5]
         title = _text(self.config.get("metadata", {}).get("identification", {}).get("title", ""))
         listed = [
             {"id": c, "title": _text(r.get("title", c)), "id_field": lay.id_column or "id"}
-            for c, r, lay, _ in entries
+            for c, r, lay, _ in [*rasters, *entries]
         ]
-        tag = "carte-" + "-".join(f"{c}.{lay.version}.{lay.build_id}" for c, _, lay, _ in entries)
+        tag = "carte-" + "-".join(
+            f"{c}.{lay.version}.{lay.build_id}" for c, _, lay, _ in [*rasters, *entries]
+        )
         response = Response(carte.page(title, listed, bounds), mimetype="text/html")
         return self._cache(response, tag)
 
     def catalogue(self, which: str) -> Response:
         """The TileJSON or the MapLibre style of every layer with tiles."""
         entries = self.layers()
+        rasters = self.rasters() if which == "style" else []
         tag = "catalogue-" + "-".join(
-            f"{c}.{lay.version}.{lay.build_id}" for c, _, lay, _ in entries
+            f"{c}.{lay.version}.{lay.build_id}" for c, _, lay, _ in [*rasters, *entries]
         )
         if which == "style":
-            return self._json(self.style(entries), tag)
+            return self._json(self.style(entries, rasters), tag)
         vector_layers = [self._vector_layer(c, lay, t) for c, _, lay, t in entries]
         boxes = [lay.bbox_crs84 for _, _, lay, _ in entries if lay.bbox_crs84]
         bounds = _union(boxes) if boxes else [-180.0, -85.0511, 180.0, 85.0511]
@@ -427,5 +391,7 @@ def _attribution(resource: dict[str, Any]) -> str:
 
 def install(app: Flask, settings: Settings, config: dict[str, Any]) -> None:
     """Answer the tile, TileJSON and style paths before pygeoapi's own routes."""
-    routes = Tiles(settings, config)
+    path = TileRequests(app.wsgi_app, settings, config)
+    app.wsgi_app = path  # type: ignore[method-assign]
+    routes = Tiles(settings, config, path)
     app.before_request(routes.dispatch)

@@ -46,5 +46,5 @@ def test_unknown_attribute_and_bad_range_are_one_line_errors():
         tiles.plan("p", {"code": "string"}, "code", "Point", "OGC:CRS84", attributes=["nope"])
     with pytest.raises(PublishError, match="minzoom 9 > tiles.maxzoom 3"):
         tiles.plan("p", {"code": "string"}, "code", "Point", "OGC:CRS84", minzoom=9, maxzoom=3)
-    assert tiles.default_zooms("MultiPoint") == (0, 14)
+    assert tiles.default_zooms("MultiPoint") == (6, 14)
     assert tiles.default_zooms("MultiPolygon") == (0, 12)

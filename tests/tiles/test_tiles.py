@@ -1,5 +1,6 @@
 """Vector tiles built with each version, on both stores: decoded tiles match the items; a
-refresh serves new tiles and a rollback the old ones; ETag/304, 204, 404; TileJSON and styles."""
+refresh serves new tiles and a rollback the old ones; ETag/304, 204, 404, CORS; TileJSON and
+styles; the hillshade's PNG tiles match its COG; the offline map draws it all."""
 
 from __future__ import annotations
 
@@ -55,6 +56,9 @@ def site(request, shared_data, tmp_path_factory):
     (root / "collections/test/parks.yml").write_text(yaml.safe_dump(parks))
     region = (REPO / "collections/admin/region.yml").read_text()
     (root / "collections/test/region.yml").write_text(region)
+    for cid in ("dem_cevennes", "hillshade_cevennes"):  # the hillshade is derived from the DEM
+        text = (REPO / f"collections/backgrounds/{cid}.yml").read_text()
+        (root / f"collections/test/{cid}.yml").write_text(text)
     extra = {
         "GEOPUBLISH_COLLECTIONS_DIR": str(root / "collections"),
         "GEOPUBLISH_STORE": request.param,
@@ -178,6 +182,12 @@ def test_caching_empty_and_out_of_range(site):
     )
     again = get_tile(site, "pts", 12, x, y, **{"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
+    origin = get_tile(site, "pts", 12, x, y, Origin="https://carte.example")
+    assert origin.headers["Access-Control-Allow-Origin"] == "https://carte.example"
+    assert "Origin" in origin.headers["Vary"] and "Accept-Encoding" in origin.headers["Vary"]
+    url = f"{site['url']}/collections/pts/tiles/WebMercatorQuad/12/{y}/{x}"
+    head = requests.head(url, timeout=10)
+    assert head.status_code == 200 and head.content == b"" and head.headers["ETag"] == etag
     plain = get_tile(site, "pts", 12, x, y, **{"Accept-Encoding": "identity"})
     assert plain.content == first.content and "Content-Encoding" not in plain.headers
     empty_x, empty_y = tile_of(1.44, 43.6, 12)  # Toulouse: no test point there
@@ -213,9 +223,18 @@ def test_documents(site):
     catalogue = requests.get(f"{url}/tiles.json", timeout=10).json()
     assert {v["id"] for v in catalogue["vector_layers"]} == {"pts", "parks", "region"}
     style = requests.get(f"{url}/styles/catalogue.json", timeout=10).json()
-    assert style["version"] == 8 and set(style["sources"]) == {"pts", "parks", "region"}
+    assert style["version"] == 8
+    assert set(style["sources"]) == {"pts", "parks", "region", "hillshade_cevennes"}
     ids = [layer["id"] for layer in style["layers"]]
-    assert ids == ["fond", "region-boundary", "parks-fill", "parks-outline", "pts-circle"]
+    assert ids == [
+        "fond", "hillshade_cevennes-raster", "region-boundary", "parks-fill", "parks-outline",
+        "pts-circle",
+    ]  # fmt: skip
+    raster = style["sources"]["hillshade_cevennes"]
+    assert raster["type"] == "raster" and raster["tileSize"] == 256
+    assert raster["tiles"][0].endswith(
+        "/collections/hillshade_cevennes/tiles/WebMercatorQuad/{z}/{y}/{x}"
+    )
     one = requests.get(f"{url}/collections/parks/style.json", timeout=10).json()
     assert set(one["sources"]) == {"parks"}
 
@@ -272,7 +291,8 @@ def test_map_page_draws_every_layer_offline_and_opens_popups(site):
         driver.get(f"{site['url']}/carte")
         assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
         labels = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#couches label")]
-        assert len(labels) == 3 and "Région Occitanie" in labels
+        assert len(labels) == 4 and "Région Occitanie" in labels
+        assert "Ombrage du relief des Cévennes" in labels
 
         def wait_idle(timeout: float = 60) -> None:
             deadline = time.monotonic() + timeout
@@ -284,6 +304,22 @@ def test_map_page_draws_every_layer_offline_and_opens_popups(site):
             raise AssertionError(f"the map never became idle; map errors: {errors!r}")
 
         wait_idle()
+        driver.execute_script(
+            "document.body.dataset.idle = '';carte.jumpTo({center: [3.6, 44.2], zoom: 9});"
+        )
+        wait_idle()  # over the Cévennes: the hillshade's PNG tiles are drawn
+
+        def screen():
+            with MemoryFile(driver.get_screenshot_as_png()) as memory, memory.open() as image:
+                return np.moveaxis(image.read()[:3], 0, -1).astype(int)
+
+        shaded = screen()
+        driver.execute_script("document.body.dataset.idle = '';")
+        driver.find_element(By.CSS_SELECTOR, "#couches input[value='hillshade_cevennes']").click()
+        wait_idle()
+        plain = screen()
+        relief = np.abs(shaded - plain).sum(axis=-1) > 30
+        assert relief.mean() > 0.2, relief.mean()  # the relief covers most of the view
         driver.execute_script(
             "document.body.dataset.idle = '';carte.jumpTo({center: [3.86, 43.553], zoom: 14});"
         )
@@ -346,3 +382,86 @@ def test_refresh_serves_new_tiles_and_rollback_the_old(site):
     assert again.content == before.content
     kept = sorted(p.name for p in (site["var"] / "tiles/pts").iterdir())
     assert len(kept) == 2 and not any(n.startswith(".") for n in kept)
+
+
+def png_bands(response: requests.Response):
+    """The grey and alpha bands of a PNG tile, decoded by GDAL."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a tile has no transform
+        with MemoryFile(response.content) as memory, memory.open() as image:
+            assert image.driver == "PNG" and image.count == 2 and image.shape == (256, 256)
+            return image.read(1), image.read(2)
+
+
+def test_hillshade_png_tiles_have_pixels_where_the_cog_has_data(site):
+    import numpy as np
+    import rasterio
+    from rasterio.warp import transform as warp
+
+    cog = site["var"] / "store/hillshade_cevennes/current.tif"
+    with rasterio.open(cog) as src:
+        nodata = src.nodata if src.nodata is not None else 0
+        (lon,), (lat,) = warp(src.crs, "EPSG:4326", [src.bounds.left], [
+            (src.bounds.bottom + src.bounds.top) / 2
+        ])  # fmt: skip
+        # A tile with the COG's western edge across its middle half.
+        z = next(z for z in range(8, 14) if 0.25 < ((lon + 180) / 360 * (1 << z)) % 1 < 0.75)
+        x, y = tile_of(lon, lat, z)
+        response = get_tile(site, "hillshade_cevennes", z, x, y)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "image/png"
+        grey, alpha = png_bands(response)
+        # Every 16th pixel centre of the tile, looked up in the COG itself.
+        rows, cols = np.mgrid[8:256:16, 8:256:16]
+        lonlats = [
+            lonlat(z, x + c / 256, y + r / 256) for r, c in zip(rows.flat, cols.flat, strict=True)
+        ]
+        xs, ys = warp("EPSG:4326", src.crs, [p[0] for p in lonlats], [p[1] for p in lonlats])
+        inside = [
+            src.bounds.left < a < src.bounds.right and src.bounds.bottom < b < src.bounds.top
+            for a, b in zip(xs, ys, strict=True)
+        ]
+        values = [
+            v[0] if ok else nodata
+            for v, ok in zip(src.sample(zip(xs, ys, strict=True)), inside, strict=True)
+        ]
+    has_data = np.array([v != nodata for v in values])
+    drawn = alpha[rows, cols].ravel() > 0
+    assert has_data.sum() > 20 and (~has_data).sum() > 20  # the edge is in this tile
+    assert (has_data == drawn).mean() > 0.95
+    assert grey[alpha > 0].std() > 5  # relief, not a flat fill
+
+
+def test_hillshade_tiles_cache_empty_and_out_of_range(site):
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    cog = site["var"] / "store/hillshade_cevennes/current.tif"
+    with rasterio.open(cog) as src:
+        west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+    style = requests.get(f"{site['url']}/styles/catalogue.json", timeout=10).json()
+    source = style["sources"]["hillshade_cevennes"]
+    low, high = source["minzoom"], source["maxzoom"]
+    assert 11 <= high <= 13  # a 30 m grid: z12 is the first zoom as fine (≈ 27 m here)
+    x, y = tile_of((west + east) / 2, (south + north) / 2, high)
+    first = get_tile(site, "hillshade_cevennes", high, x, y)
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "public, max-age=60"
+    assert first.headers["Access-Control-Allow-Origin"] == "*"
+    again = get_tile(
+        site, "hillshade_cevennes", high, x, y, **{"If-None-Match": first.headers["ETag"]}
+    )
+    assert again.status_code == 304 and again.content == b""
+    assert get_tile(site, "hillshade_cevennes", high + 1, x * 2, y * 2).status_code == 404
+    if low > 0:
+        assert get_tile(site, "hillshade_cevennes", low - 1, 0, 0).status_code == 404
+    far_x, far_y = tile_of(1.44, 43.6, high)  # Toulouse: outside the COG
+    empty = get_tile(site, "hillshade_cevennes", high, far_x, far_y)
+    assert empty.status_code == 204 and empty.content == b""
+    assert get_tile(site, "hillshade_cevennes", high, 1 << high, 0).status_code == 404
+    # The DEM (32-bit values, not a rendered background) has no map tiles.
+    assert get_tile(site, "dem_cevennes", high, x, y).status_code == 404

@@ -19,7 +19,9 @@ from geopublish.catalog.models import CollectionSpec, Federation, Part, Publishe
 from geopublish.catalog.publishers import load_publishers, read_schema
 from geopublish.errors import GeopublishError
 from geopublish.ledger.files import read_json, write_json
+from geopublish.model import PublishedLayer
 from geopublish.normalise.federation import map_rows
+from geopublish.pipeline import federation_parts as parts
 from geopublish.pipeline import federation_refs as refs
 from geopublish.pipeline.federation_layer import Consolidation, columns
 from geopublish.pipeline.kinds import Plan
@@ -247,8 +249,14 @@ def _order(fed: Federation, slugs: list[str]) -> list[str]:
     return sorted(slugs, key=lambda s: (rank.get(s, len(rank)), s))
 
 
-def federated_plan(spec: CollectionSpec, settings: Settings, report: dict) -> Plan:
-    """Run every publisher, consolidate, write the download; one frame for the store."""
+def federated_plan(
+    spec: CollectionSpec, settings: Settings, report: dict, served: PublishedLayer | None
+) -> Plan:
+    """Run every publisher, consolidate, write the download; the frames for the store.
+
+    With a ``served`` version of the same layout, only the publishers whose partition changed
+    are read again and framed: the store derives the new version from the served one.
+    """
     fed = spec.federation
     assert fed is not None
     schema_path = settings.source_root / fed.schema_file
@@ -290,6 +298,16 @@ def federated_plan(spec: CollectionSpec, settings: Settings, report: dict) -> Pl
     write_json(base / "layer.json", {"build_id": report["build_id"], **report["federation"]})
     for slug, o in sorted(outcomes.items()):
         report["notes"].append(f"publisher {slug}: {o.outcome}")
+    shape = parts.layout(spec, columns(schema))
+    choice = parts.choose(
+        spec, served, shape, layer.fingerprints, layer.counts, settings.federation_incremental
+    )
+    report["build_path"] = choice.report()
+    report["notes"].append(f"{choice.mode} build: {choice.reason}")
+    only = set(choice.replaced) if choice.mode == "incremental" else None
+    total = layer.count if only is None else sum(layer.counts.get(s, 0) for s in only)
     download = base / "downloads" / f"{report['build_id']}.csv"
-    frames = layer.frames(download, settings.batch_size)
-    return Plan([], columns(schema), "Point", layer.count, frames)
+    frames = layer.frames(download, settings.batch_size, only)
+    plan = Plan([], columns(schema), "Point", total, frames)
+    plan.partitioned = parts.Partitioned(choice, shape, layer.fingerprints)
+    return plan

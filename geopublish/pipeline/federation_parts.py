@@ -93,7 +93,8 @@ class Choice:
         out: dict[str, Any] = {"mode": self.mode, "reason": self.reason}
         if self.mode == "incremental":
             assert self.base is not None
-            out.update(column=COLUMN, base_version=self.base.version, replaced=self.replaced)
+            out.update(column=COLUMN, base_version=self.base.version,
+                       base_build=self.base.build_id, replaced=self.replaced)  # fmt: skip
         return out
 
 

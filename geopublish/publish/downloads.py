@@ -12,16 +12,20 @@ roll back and are pruned with the version they were made from.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import itertools
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyogrio
 import pyproj
@@ -100,8 +104,13 @@ class Downloads:
         geometry_type: str,
         storage_crs: str,
         bbox: list[float] | None,
+        base: tuple[str, str, tuple[str, ...]] | None = None,
     ) -> dict[str, Any]:
-        """Write every format of one build from ``stream``; return the manifest."""
+        """Write every format of one build from ``stream``; return the manifest.
+
+        With ``base`` (a build id, a column, values), ``stream`` holds only the rows whose
+        ``column`` is in ``values``: each file is that build's with those rows replaced.
+        """
         final = self.folder(collection, build_id)
         if (final / MANIFEST).is_file():
             return self.manifest(collection, build_id) or {}
@@ -109,7 +118,12 @@ class Downloads:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
-            files = _write_all(collection, tmp, stream, geometry_type, storage_crs, bbox)
+            if base is not None:
+                old = self.folder(collection, base[0])
+                files = _derive_all(collection, tmp, old, base[1], base[2], stream,
+                                    geometry_type, storage_crs, bbox)  # fmt: skip
+            else:
+                files = _write_all(collection, tmp, stream, geometry_type, storage_crs, bbox)
             manifest = {"collection": collection, "build_id": build_id, "files": files}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
             os.replace(tmp, final)
@@ -148,6 +162,7 @@ def _write_all(
     geometry_type: str,
     storage_crs: str,
     bbox: list[float] | None,
+    only: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     crs = gdal_crs(storage_crs)
     gpkg = folder / f"{collection}.gpkg"
@@ -156,6 +171,8 @@ def _write_all(
         geometry_type=geometry_type, crs=crs, **OPTIONS["GPKG"],
     )  # fmt: skip
     for fmt in FORMATS[1:]:
+        if only is not None and fmt.key not in only:
+            continue
         path = folder / f"{collection}.{fmt.suffix}"
         with pyogrio.open_arrow(str(gpkg), layer=collection, use_pyarrow=True) as (meta, rd):
             geom = meta["geometry_name"] or "geom"
@@ -166,6 +183,10 @@ def _write_all(
                     rd, str(path), layer=collection, driver=fmt.driver, geometry_name=geom,
                     geometry_type=geometry_type, crs=crs, **OPTIONS[fmt.driver],
                 )  # fmt: skip
+    return {} if only is not None else _files(collection, folder)
+
+
+def _files(collection: str, folder: Path) -> dict[str, Any]:
     files = {}
     for fmt in FORMATS:
         path = folder / f"{collection}.{fmt.suffix}"
@@ -180,6 +201,157 @@ def _write_all(
     return files
 
 
+def _derive_all(
+    collection: str,
+    folder: Path,
+    old: Path,
+    column: str,
+    values: tuple[str, ...],
+    stream: pa.RecordBatchReader,
+    geometry_type: str,
+    storage_crs: str,
+    bbox: list[float] | None,
+) -> dict[str, Any]:
+    """Every format from the ``old`` build's files, the rows of ``values`` replaced.
+
+    The new rows go through the same writers as a full build (into ``.new`` files); the
+    GeoPackage is copied and edited in SQL, the GeoJSON and CSV files are filtered line by
+    line, the GeoParquet table filtered by pyarrow; FlatGeobuf (one packed R-tree) is written
+    again from the new GeoPackage.
+    """
+    crs = gdal_crs(storage_crs)
+    new = folder / ".new"
+    new.mkdir()
+    _write_all(collection, new, stream, geometry_type, storage_crs, bbox, only=("gpkg",
+               "geojson", "csv"))  # fmt: skip
+    gpkg = folder / f"{collection}.gpkg"
+    shutil.copyfile(old / gpkg.name, gpkg)
+    with sqlite3.connect(gpkg) as con:
+        marks = ", ".join("?" * len(values))
+        con.execute(f'DELETE FROM "{collection}" WHERE "{column}" IN ({marks})', values)
+    con.close()
+    with pyogrio.open_arrow(str(new / gpkg.name), layer=collection, use_pyarrow=True) as (_, rd):
+        pyogrio.write_arrow(rd, str(gpkg), layer=collection, driver="GPKG", append=True,
+                            geometry_name="geom", geometry_type=geometry_type, crs=crs)  # fmt: skip
+    if bbox:
+        with sqlite3.connect(gpkg) as con:
+            con.execute(
+                "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? "
+                "WHERE lower(table_name) = lower(?)",
+                (*bbox, collection),
+            )
+        con.close()
+    name = f"{collection}.geojson"
+    _lines(old / name, new / name, folder / name, GeoJSONLines(column, values))
+    name = f"{collection}.csv"
+    _lines(old / name, new / name, folder / name, CSVLines(old / name, column, values))
+    path = folder / f"{collection}.fgb"
+    with pyogrio.open_arrow(str(gpkg), layer=collection, use_pyarrow=True) as (meta, rd):
+        pyogrio.write_arrow(
+            rd, str(path), layer=collection, driver="FlatGeobuf",
+            geometry_name=meta["geometry_name"] or "geom", geometry_type=geometry_type, crs=crs,
+            **OPTIONS["FlatGeobuf"],
+        )  # fmt: skip
+    name = f"{collection}.parquet"
+    kept = pq.read_table(old / name)
+    keep = pc.invert(
+        pc.is_in(kept[column], value_set=pa.array(values, kept.schema.field(column).type))
+    )
+    kept = kept.filter(pc.fill_null(keep, True))
+    with pyogrio.open_arrow(str(new / gpkg.name), layer=collection, use_pyarrow=True) as (m, rd):
+        _parquet(folder / name, rd, m["geometry_name"] or "geom", geometry_type, storage_crs,
+                 bbox, first=kept)  # fmt: skip
+    shutil.rmtree(new)
+    return _files(collection, folder)
+
+
+class GeoJSONLines:
+    """GDAL's GeoJSON: header lines, one feature per line joined by ``,``, a footer.
+
+    A value's own quotes are escaped in JSON, so ``, "<column>": "`` is the property itself.
+    """
+
+    def __init__(self, column: str, values: tuple[str, ...]) -> None:
+        self.marks = [f', "{column}": {json.dumps(v, ensure_ascii=False)}'.encode() for v in values]
+
+    def split(self, path: Path) -> tuple[list[bytes], Iterator[bytes]]:
+        """The header lines and an iterator over the features (without separators)."""
+        handle = open(path, "rb")  # noqa: SIM115  (closed by the generator)
+        header = []
+        for line in handle:
+            header.append(line)
+            if line.startswith(b'"features"'):
+                break
+
+        def features() -> Iterator[bytes]:
+            with handle:
+                for line in handle:
+                    if line.startswith(b'{ "type": "Feature"'):
+                        yield line.rstrip(b"\r\n").removesuffix(b",")
+
+        return header, features()
+
+    def dropped(self, record: bytes) -> bool:
+        """Whether a feature is one of the replaced rows."""
+        return any(m in record for m in self.marks)
+
+    def write(self, sink: Any, records: Iterable[bytes]) -> None:
+        """Features joined as GDAL joins them, then the footer."""
+        first = True
+        for record in records:
+            sink.write(record if first else b",\n" + record)
+            first = False
+        sink.write(b"\n]\n}\n")
+
+
+class CSVLines:
+    """GDAL's CSV: a header line, then one record per row (quoted newlines kept whole)."""
+
+    def __init__(self, path: Path, column: str, values: tuple[str, ...]) -> None:
+        with open(path, encoding="utf-8", newline="") as handle:
+            self.index = next(csv.reader(handle)).index(column)
+        self.values = set(values)
+        self.marks = [v.encode() for v in values]
+
+    def split(self, path: Path) -> tuple[list[bytes], Iterator[bytes]]:
+        """The header line and an iterator over the records."""
+        records = _records(path)
+        return [next(records, b"")], records
+
+    def dropped(self, record: bytes) -> bool:
+        """Whether a record is one of the replaced rows (parsed only when it may be)."""
+        if not any(m in record for m in self.marks):
+            return False
+        row = next(csv.reader([record.decode("utf-8")]))
+        return row[self.index] in self.values
+
+    def write(self, sink: Any, records: Iterable[bytes]) -> None:
+        """Records as they are."""
+        sink.writelines(records)
+
+
+def _lines(old: Path, new: Path, out: Path, kind: GeoJSONLines | CSVLines) -> None:
+    """``old`` without its replaced records, then the records of ``new``, same framing."""
+    header, kept = kind.split(old)
+    _, added = kind.split(new)
+    with open(out, "wb") as sink:
+        sink.writelines(header)
+        kind.write(sink, itertools.chain((r for r in kept if not kind.dropped(r)), added))
+
+
+def _records(path: Path) -> Iterator[bytes]:
+    """A CSV file's records: its lines, a record with quoted newlines kept whole."""
+    pending = b""
+    with open(path, "rb") as handle:
+        for line in handle:
+            pending += line
+            if pending.count(b'"') % 2 == 0:
+                yield pending
+                pending = b""
+    if pending:
+        yield pending
+
+
 def _parquet(
     path: Path,
     reader: pa.RecordBatchReader,
@@ -187,8 +359,12 @@ def _parquet(
     geometry_type: str,
     storage_crs: str,
     bbox: list[float] | None,
+    first: pa.Table | None = None,
 ) -> None:
-    """GeoParquet 1.1 (WKB ``geometry`` column), one row group per few batches."""
+    """GeoParquet 1.1 (WKB ``geometry`` column), one row group per few batches.
+
+    ``first``: rows already in this form (a kept part of an earlier file), written first.
+    """
     names = [n for n in reader.schema.names if n != geom]
     fields = [reader.schema.field(n) for n in names]
     fields.append(pa.field("geometry", pa.binary()))
@@ -209,6 +385,8 @@ def _parquet(
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
+        if first is not None and first.num_rows:
+            writer.write_table(first.cast(schema), row_group_size=64_000)
         for batch in batches():
             writer.write_batch(batch, row_group_size=64_000)
 

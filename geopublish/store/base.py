@@ -181,9 +181,11 @@ class FeatureStore(Store):
         """The whole current layer (inputs of derived layers)."""
 
     @abstractmethod
-    def scan(self, staged: Staged, batch_size: int = 5000) -> pa.RecordBatchReader:
+    def scan(
+        self, staged: Staged, batch_size: int = 5000, where: Partition | None = None
+    ) -> pa.RecordBatchReader:
         """Stream a staging copy as Arrow batches: declared fields, then ``geom`` as WKB.
 
         Bounded memory (one batch at a time), in load order; what downloads are made from
-        before the swap.
+        before the swap. With ``where``, only the rows of those partitions.
         """

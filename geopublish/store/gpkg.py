@@ -242,16 +242,22 @@ class GeoPackageStore(FileStore, FeatureStore):
         gdf = pyogrio.read_dataframe(path, layer=collection)
         return gdf.drop(columns=[HASH_COLUMN], errors="ignore")
 
-    def scan(self, staged: Staged, batch_size: int = 5000) -> pa.RecordBatchReader:
+    def scan(
+        self, staged: Staged, batch_size: int = 5000, where: Partition | None = None
+    ) -> pa.RecordBatchReader:
         """Stream the staging GeoPackage as Arrow batches (declared fields, WKB ``geom``)."""
         assert staged.schema is not None
         target = scan_schema(staged.schema)
         names = list(staged.schema.fields)
+        sql_where = None
+        if where is not None:
+            quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in where.values)
+            sql_where = f'"{where.column}" IN ({quoted or "NULL"})'
 
         def batches() -> Iterator[pa.RecordBatch]:
             with pyogrio.open_arrow(
                 staged.location, layer=staged.collection, columns=names,
-                batch_size=batch_size, use_pyarrow=True,
+                batch_size=batch_size, use_pyarrow=True, where=sql_where,
             ) as (meta, reader):  # fmt: skip
                 geom = meta["geometry_name"] or "geom"
                 for batch in reader:

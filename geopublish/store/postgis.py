@@ -356,13 +356,21 @@ class PostGISStore(FeatureStore):
         geometry = shapely.from_wkb([r[-1] for r in rows])
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=pg_copy.srid(version.storage_crs))
 
-    def scan(self, staged: Staged, batch_size: int = 5000) -> pa.RecordBatchReader:
+    def scan(
+        self, staged: Staged, batch_size: int = 5000, where: Partition | None = None
+    ) -> pa.RecordBatchReader:
         """Stream the staging table in fid order through a server-side cursor."""
         assert staged.schema is not None
         target = scan_schema(staged.schema)
         names = list(staged.schema.fields)
-        query = sql.SQL("SELECT {}, ST_AsBinary(geom) FROM {} ORDER BY fid").format(
-            sql.SQL(", ").join(sql.Identifier(n) for n in names), self._id(staged.location)
+        query = sql.SQL("SELECT {}, ST_AsBinary(geom) FROM {} {} ORDER BY fid").format(
+            sql.SQL(", ").join(sql.Identifier(n) for n in names),
+            self._id(staged.location),
+            sql.SQL("")
+            if where is None
+            else sql.SQL("WHERE {} = ANY({})").format(
+                sql.Identifier(where.column), sql.Literal(list(where.values))
+            ),
         )
 
         def batches() -> Iterator[pa.RecordBatch]:

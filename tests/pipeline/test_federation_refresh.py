@@ -13,6 +13,8 @@ import io
 import json
 import os
 
+import geopandas as gpd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from gpsupport import REPO, cli_env, run_cli
@@ -210,3 +212,22 @@ def test_refresh_falls_back_to_a_full_build_when_its_preconditions_fail():
     gone = parts.choose(spec, base, "L", {"a": "1"}, {"a": 90})  # a publisher removed
     assert (gone.mode, gone.replaced) == ("incremental", ["b"])
     assert parts.choose(spec, base, "L", same, counts, allowed=False).mode == "full"
+
+
+@pytest.mark.parametrize("suffix", ["gpkg", "geojson", "csv", "fgb", "parquet"])
+def test_downloads_derived_from_the_served_ones_hold_the_full_rebuilds_rows(site, suffix):
+    _, v2, v3 = site["versions"]
+    folder = site["var"] / "downloads" / LAYER
+    got, want = (folder / v.build_id / f"{LAYER}.{suffix}" for v in (v2, v3))
+    if suffix == "csv":
+        rows = [sorted(csv.DictReader(io.StringIO(p.read_text(encoding="utf-8"), newline="")),
+                       key=lambda r: r["id_federe"]) for p in (got, want)]  # fmt: skip
+        assert rows[0] == rows[1] and len(rows[0]) == v3.count
+        return
+    read = gpd.read_parquet if suffix == "parquet" else gpd.read_file
+    frames = [sorted_rows(read(p)) for p in (got, want)]
+    assert len(frames[0]) == v3.count
+    assert frames[0].equals(frames[1])
+    if suffix == "parquet":
+        geo = [json.loads(pq.read_schema(p).metadata[b"geo"]) for p in (got, want)]
+        assert geo[0] == geo[1]

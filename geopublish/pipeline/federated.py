@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ def _read(
 
 def run_publisher(
     spec: CollectionSpec, settings: Settings, publisher: Publisher, schema: dict,
-    reference: Reference, extra: str,
+    reference: Callable[[], Reference], extra: str,
 ) -> Outcome:  # fmt: skip
     """Read, map and validate one publisher unless its input is unchanged; apply its gate."""
     fed = spec.federation
@@ -132,14 +133,14 @@ def run_publisher(
         key = _hash(resolved_files, publisher, extra)
         if state.get("input") == key and last_rows is not None:
             write_json(home / "state.json", {**state, "outcome": "unchanged",
-                                             "checked": now_iso()})  # fmt: skip
+                                             "checked": now_iso()}, durable=False)  # fmt: skip
             return Outcome(slug, "unchanged", last_rows, state.get("summary", {}))
         mapped, files, resolved = _read(spec, settings, publisher, schema)
     except GeopublishError as exc:
         return _kept(home, slug, state, last_rows, "failed", str(exc))
     values = [m.values for _, m in mapped]
     points = [(m.lon, m.lat) if m.lon is not None else None for _, m in mapped]
-    problems = check_rows(schema, values, points, reference)
+    problems = check_rows(schema, values, points, reference())
     reasons: dict[int, list[dict[str, str]]] = {}
     for i, (_, m) in enumerate(mapped):
         for r in m.reasons:
@@ -266,12 +267,14 @@ def federated_plan(
         json.dumps(schema, sort_keys=True).encode() + fed.model_dump_json().encode()
     ).hexdigest()
     outcomes: dict[str, Outcome] = {}
-    reference = refs.reference_tables(settings, fed)
     for slug, publisher in items.items():
-        ref = Reference(
-            reference.cog, refs.territory(reference, publisher), reference.outlines,
-            fed.tolerance_m,
-        )  # fmt: skip
+
+        def ref(publisher: Publisher = publisher) -> Reference:
+            # The COG tables and outlines are read only when a publisher is validated.
+            tables = refs.reference_tables(settings, fed)
+            return Reference(tables.cog, refs.territory(tables, publisher), tables.outlines,
+                             fed.tolerance_m)  # fmt: skip
+
         outcomes[slug] = run_publisher(spec, settings, publisher, schema, ref, extra)
     for line in problems:  # a publisher whose YAML broke keeps its last good rows
         slug = Path(line.split(":", 1)[0]).stem

@@ -253,11 +253,7 @@ def _derive_all(
             **OPTIONS["FlatGeobuf"],
         )  # fmt: skip
     name = f"{collection}.parquet"
-    kept = pq.read_table(old / name)
-    keep = pc.invert(
-        pc.is_in(kept[column], value_set=pa.array(values, kept.schema.field(column).type))
-    )
-    kept = kept.filter(pc.fill_null(keep, True))
+    kept = _kept_batches(old / name, column, values)
     with pyogrio.open_arrow(str(new / gpkg.name), layer=collection, use_pyarrow=True) as (m, rd):
         _parquet(folder / name, rd, m["geometry_name"] or "geom", geometry_type, storage_crs,
                  bbox, first=kept)  # fmt: skip
@@ -352,6 +348,15 @@ def _records(path: Path) -> Iterator[bytes]:
         yield pending
 
 
+def _kept_batches(path: Path, column: str, values: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
+    """The batches of a GeoParquet file without the rows whose ``column`` is in ``values``."""
+    source = pq.ParquetFile(path)
+    dropped = pa.array(values, source.schema_arrow.field(column).type)
+    for batch in source.iter_batches(batch_size=64_000):
+        keep = pc.invert(pc.is_in(batch.column(column), value_set=dropped))
+        yield batch.filter(pc.fill_null(keep, True))
+
+
 def _parquet(
     path: Path,
     reader: pa.RecordBatchReader,
@@ -359,7 +364,7 @@ def _parquet(
     geometry_type: str,
     storage_crs: str,
     bbox: list[float] | None,
-    first: pa.Table | None = None,
+    first: Iterator[pa.RecordBatch] | None = None,
 ) -> None:
     """GeoParquet 1.1 (WKB ``geometry`` column), one row group per few batches.
 
@@ -385,8 +390,9 @@ def _parquet(
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
-        if first is not None and first.num_rows:
-            writer.write_table(first.cast(schema), row_group_size=64_000)
+        for kept in first or ():
+            if kept.num_rows:
+                writer.write_batch(kept.cast(schema), row_group_size=64_000)
         for batch in batches():
             writer.write_batch(batch, row_group_size=64_000)
 

@@ -12,9 +12,7 @@ roll back and are pruned with the version they were made from.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import itertools
 import json
 import os
 import shutil
@@ -33,6 +31,7 @@ import pyproj
 from geopublish.errors import PublishError
 from geopublish.model import DOWNLOADS_MANIFEST as MANIFEST
 from geopublish.procs import other_alive
+from geopublish.publish.download_lines import replace_csv, replace_geojson
 
 
 @dataclass(frozen=True)
@@ -215,9 +214,9 @@ def _derive_all(
     """Every format from the ``old`` build's files, the rows of ``values`` replaced.
 
     The new rows go through the same writers as a full build (into ``.new`` files); the
-    GeoPackage is copied and edited in SQL, the GeoJSON and CSV files are filtered line by
-    line, the GeoParquet table filtered by pyarrow; FlatGeobuf (one packed R-tree) is written
-    again from the new GeoPackage.
+    GeoPackage is copied and edited in SQL, the GeoJSON and CSV files are copied without the
+    replaced rows' lines (:mod:`download_lines`), the GeoParquet file filtered by pyarrow;
+    FlatGeobuf (one packed R-tree) is written again from the new GeoPackage.
     """
     crs = gdal_crs(storage_crs)
     new = folder / ".new"
@@ -242,9 +241,9 @@ def _derive_all(
             )
         con.close()
     name = f"{collection}.geojson"
-    _lines(old / name, new / name, folder / name, GeoJSONLines(column, values))
+    replace_geojson(old / name, new / name, folder / name, column, values)
     name = f"{collection}.csv"
-    _lines(old / name, new / name, folder / name, CSVLines(old / name, column, values))
+    replace_csv(old / name, new / name, folder / name, column, values)
     path = folder / f"{collection}.fgb"
     with pyogrio.open_arrow(str(gpkg), layer=collection, use_pyarrow=True) as (meta, rd):
         pyogrio.write_arrow(
@@ -259,93 +258,6 @@ def _derive_all(
                  bbox, first=kept)  # fmt: skip
     shutil.rmtree(new)
     return _files(collection, folder)
-
-
-class GeoJSONLines:
-    """GDAL's GeoJSON: header lines, one feature per line joined by ``,``, a footer.
-
-    A value's own quotes are escaped in JSON, so ``, "<column>": "`` is the property itself.
-    """
-
-    def __init__(self, column: str, values: tuple[str, ...]) -> None:
-        self.marks = [f', "{column}": {json.dumps(v, ensure_ascii=False)}'.encode() for v in values]
-
-    def split(self, path: Path) -> tuple[list[bytes], Iterator[bytes]]:
-        """The header lines and an iterator over the features (without separators)."""
-        handle = open(path, "rb")  # noqa: SIM115  (closed by the generator)
-        header = []
-        for line in handle:
-            header.append(line)
-            if line.startswith(b'"features"'):
-                break
-
-        def features() -> Iterator[bytes]:
-            with handle:
-                for line in handle:
-                    if line.startswith(b'{ "type": "Feature"'):
-                        yield line.rstrip(b"\r\n").removesuffix(b",")
-
-        return header, features()
-
-    def dropped(self, record: bytes) -> bool:
-        """Whether a feature is one of the replaced rows."""
-        return any(m in record for m in self.marks)
-
-    def write(self, sink: Any, records: Iterable[bytes]) -> None:
-        """Features joined as GDAL joins them, then the footer."""
-        first = True
-        for record in records:
-            sink.write(record if first else b",\n" + record)
-            first = False
-        sink.write(b"\n]\n}\n")
-
-
-class CSVLines:
-    """GDAL's CSV: a header line, then one record per row (quoted newlines kept whole)."""
-
-    def __init__(self, path: Path, column: str, values: tuple[str, ...]) -> None:
-        with open(path, encoding="utf-8", newline="") as handle:
-            self.index = next(csv.reader(handle)).index(column)
-        self.values = set(values)
-        self.marks = [v.encode() for v in values]
-
-    def split(self, path: Path) -> tuple[list[bytes], Iterator[bytes]]:
-        """The header line and an iterator over the records."""
-        records = _records(path)
-        return [next(records, b"")], records
-
-    def dropped(self, record: bytes) -> bool:
-        """Whether a record is one of the replaced rows (parsed only when it may be)."""
-        if not any(m in record for m in self.marks):
-            return False
-        row = next(csv.reader([record.decode("utf-8")]))
-        return row[self.index] in self.values
-
-    def write(self, sink: Any, records: Iterable[bytes]) -> None:
-        """Records as they are."""
-        sink.writelines(records)
-
-
-def _lines(old: Path, new: Path, out: Path, kind: GeoJSONLines | CSVLines) -> None:
-    """``old`` without its replaced records, then the records of ``new``, same framing."""
-    header, kept = kind.split(old)
-    _, added = kind.split(new)
-    with open(out, "wb") as sink:
-        sink.writelines(header)
-        kind.write(sink, itertools.chain((r for r in kept if not kind.dropped(r)), added))
-
-
-def _records(path: Path) -> Iterator[bytes]:
-    """A CSV file's records: its lines, a record with quoted newlines kept whole."""
-    pending = b""
-    with open(path, "rb") as handle:
-        for line in handle:
-            pending += line
-            if pending.count(b'"') % 2 == 0:
-                yield pending
-                pending = b""
-    if pending:
-        yield pending
 
 
 def _kept_batches(path: Path, column: str, values: tuple[str, ...]) -> Iterator[pa.RecordBatch]:

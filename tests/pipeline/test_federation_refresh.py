@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import shutil
 
 import geopandas as gpd
 import pyarrow.parquet as pq
@@ -231,3 +232,60 @@ def test_downloads_derived_from_the_served_ones_hold_the_full_rebuilds_rows(site
     if suffix == "parquet":
         geo = [json.loads(pq.read_schema(p).metadata[b"geo"]) for p in (got, want)]
         assert geo[0] == geo[1]
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def small(request, shared_data, tmp_path):
+    """Two publishers, cd66's file writable; built once."""
+    data = tmp_path / "data"
+    (data / "local").mkdir(parents=True)
+    for name in ("federation", "admin_reference_decoupage_administratif",
+                 "admin_france_geojson_occitanie"):  # fmt: skip
+        (data / name).symlink_to(shared_data / name)
+    specs = tmp_path / "collections" / "federation"
+    (specs / LAYER).mkdir(parents=True)
+    shutil.copy(REPO / "collections/federation" / f"{LAYER}.yml", specs)
+    h66, cd66 = table(shared_data / CD66)
+    write(data / "local/cd66.csv", h66, cd66)
+    publisher(specs, "cd31_haute_garonne", "CD31", "223100017", "31", CD31)
+    publisher(specs, "cd66_pyrenees_orientales", "CD66", "226600013", "66", "local/cd66.csv")
+    extra = {"GEOPUBLISH_COLLECTIONS_DIR": str(tmp_path / "collections"),
+             "GEOPUBLISH_STORE": request.param,
+             "GEOPUBLISH_SOURCE_ALLOW": f"{tmp_path}:{shared_data}"}  # fmt: skip
+    if request.param == "postgis":
+        dsn = request.getfixturevalue("postgis_dsn")
+        extra.update(GEOPUBLISH_POSTGIS_DSN=dsn, GEOPUBLISH_POSTGIS_SCHEMA=f"gp_fedk_{os.getpid()}")
+        store = PostGISStore(dsn, schema=extra["GEOPUBLISH_POSTGIS_SCHEMA"])
+    else:
+        store = GeoPackageStore(tmp_path / "var" / "store")
+    env = cli_env(tmp_path / "var", data, **extra)
+    result = run_cli(env, "build", LAYER)
+    assert result.returncode == 0, result.stderr
+    yield {"env": env, "store": store, "file": data / "local/cd66.csv", "h66": h66,
+           "cd66": cd66, "var": tmp_path / "var"}  # fmt: skip
+    if request.param == "postgis":
+        drop_schema(extra["GEOPUBLISH_POSTGIS_DSN"], extra["GEOPUBLISH_POSTGIS_SCHEMA"])
+
+
+@pytest.mark.parametrize("point", ["write", "changes"])
+def test_a_killed_incremental_refresh_never_changes_what_is_served(small, point):
+    store, col = small["store"], small["h66"].index("id_local")
+    before = store.current(LAYER)
+    ids_before = set(store.hashes(LAYER))
+    write(small["file"], small["h66"], small["cd66"][3:])
+    gone = {f"{r[small['h66'].index('insee')]}-{r[col]}" for r in small["cd66"][:3]}
+    killed = run_cli({**small["env"], "GEOPUBLISH_KILL_AT": point}, "refresh", LAYER)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert set(store.hashes(LAYER)) in (ids_before, ids_before - gone)
+    result = run_cli(small["env"], "refresh", LAYER)
+    assert result.returncode == 0, result.stderr
+    served = store.current(LAYER)
+    assert set(store.hashes(LAYER)) == ids_before - gone
+    assert served.count == before.count - 3
+    feed = small["var"] / "history" / LAYER / "changes"
+    latest = json.loads(sorted(feed.glob("*.json"))[-1].read_text())
+    assert latest["version"] == served.version
+    full = diff(store.hashes(LAYER, before.version), store.hashes(LAYER, served.version))
+    assert {k: latest[k] for k in full} == full and full["removed"] == sorted(gone)
+    leftovers = [p.name for p in (small["var"] / "store" / LAYER).glob(".staging*")]
+    assert leftovers == [] and store.cleanup(LAYER) == []

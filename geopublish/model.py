@@ -92,6 +92,12 @@ class PublishedLayer(BaseModel):
         default_factory=list, description="HTTP validators of the inputs fetched by URL."
     )
     raster: dict[str, Any] | None = Field(None, description="Grid, bands and nodata (coverages).")
+    partitions: dict[str, Any] | None = Field(
+        None,
+        description="Federated layers: the column naming each row's partition, the layout "
+        "digest, and per partition its fingerprint, count and extent (what a refresh derives "
+        "the next version from).",
+    )
     # Set by the store.
     version: int = Field(0, description="Version number (1, 2, ...), set by the store.")
     current: bool = Field(False, description="Whether this version is the one served.")

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         "geopublish.parallel; default: the usable cores, at most 4; 1 = none).",
     )
     keep_versions: int = Field(5, description="Published versions kept per layer for rollback.")
+    federation_incremental: bool = Field(
+        True,
+        description="Refresh a federated layer by replacing only the changed publishers' rows "
+        "in a copy of the served version (false: rewrite the whole layer every time).",
+    )
     webhook_url: str | None = Field(
         None,
         description="Webhooks (comma-separated) POSTed a CloudEvents 1.0 event at each "

@@ -4,8 +4,9 @@ Each generated publisher copies one real publisher file's layout and defects (qu
 national slices, Corse's 2A/2B codes, Grenoble's BOM, 0.2.x layout and lower-case columns):
 its rows are the real rows cycled, with a unique ``id_local`` (``id_lieu`` for the old layout),
 points moved by up to ~300 m, and on top 1 % placeholder SIRENs, 0.5 % postcodes in ``insee``.
-Then: a full build (time, peak RSS of the CLI process) and a refresh where one publisher
-changed. Usage::
+Then: a full build (time, CPU, peak RSS of the CLI process) and a refresh where one publisher
+changed, with the path the refresh took (``incremental`` or ``full``). The vector tiles are off
+unless ``--tiles``: the tile set is rebuilt whole at every version and measured apart. Usage::
 
     .venv/bin/python bench/federation/run.py --publishers 200 --rows 5000 --work var/bench/fed
 """
@@ -38,7 +39,7 @@ SHAPES = [  # real file, territory YAML, mapping YAML
 SIRENS = ["223100017", "226600013", "200076958", "200040715"]
 
 
-def generate(work: Path, publishers: int, rows: int, seed: int = 42) -> None:
+def generate(work: Path, publishers: int, rows: int, seed: int = 42, tiles: bool = False) -> None:
     """Write the source root (links to the shared data + generated files) and the specs."""
     rnd = random.Random(seed)
     data = work / "data"
@@ -53,6 +54,8 @@ def generate(work: Path, publishers: int, rows: int, seed: int = 42) -> None:
     spec = spec.replace("publishers: federation/covoiturage_federe", "publishers: bench/fed")
     spec = re.sub(r"  priorities: .*\n", "", spec)
     spec = spec.replace("dedupe: {distance_m: 25, fields: [insee]}", "dedupe: {distance_m: 1}")
+    if not tiles:  # the tile set is rebuilt whole at every version: measured apart
+        spec += "tiles: {enabled: false}\n"
     (specs / "fed_bench.yml").write_text(spec)
     for k in range(publishers):
         file, territory, mapping = SHAPES[k % len(SHAPES)]
@@ -112,10 +115,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--work", type=Path, default=REPO / "var/bench/fed")
     parser.add_argument("--store", default="gpkg")
+    parser.add_argument("--tiles", action="store_true", help="build the vector tiles too")
     args = parser.parse_args()
     work = args.work.resolve()
     t0 = time.monotonic()
-    generate(work, args.publishers, args.rows)
+    generate(work, args.publishers, args.rows, tiles=args.tiles)
     gen_s = round(time.monotonic() - t0, 1)
     env = dict(os.environ)
     env.update(
@@ -125,12 +129,18 @@ def main() -> None:
         GEOPUBLISH_PYGEOAPI_CONFIG=str(work / "var/pygeoapi-config.yml"),
         GEOPUBLISH_OPENAPI=str(work / "var/openapi.yml"), GEOPUBLISH_KEEP_VERSIONS="2",
     )  # fmt: skip
+    if args.store == "postgis":
+        env.setdefault(
+            "GEOPUBLISH_POSTGIS_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"
+        )
+        env["GEOPUBLISH_POSTGIS_SCHEMA"] = f"fed_bench_{os.getpid()}"
     full = timed(env, "build", "fed_bench")
     changed = work / "data/gen/p007.csv"
     lines = changed.read_bytes().split(b"\r\n")
     changed.write_bytes(b"\r\n".join(lines[:-200]) + b"\r\n")  # the publisher removed rows
     refresh = timed(env, "refresh", "fed_bench")
     layer = json.loads((work / "var/federation/fed_bench/layer.json").read_text())
+    path = json.loads((work / "var/reports/fed_bench/latest.json").read_text())["build_path"]
     outcomes: dict[str, int] = {}
     for p in layer["publishers"].values():
         outcomes[p["outcome"]] = outcomes.get(p["outcome"], 0) + 1
@@ -140,9 +150,16 @@ def main() -> None:
         "generate_s": gen_s, "full": full, "refresh_one_changed": refresh,
         "refresh_share_of_full_wall": round(refresh["wall_s"] / full["wall_s"], 3),
         "refresh_share_of_full_cpu": round(refresh["cpu_s"] / full["cpu_s"], 3),
-        "refresh_outcomes": outcomes, "valid_rows": total,
+        "refresh_outcomes": outcomes,
+        "refresh_path": {k: v for k, v in path.items() if k != "replaced"}, "tiles": args.tiles,
+        "valid_rows": total,
         "duplicate_pairs": len(layer["duplicates"]), "collisions": len(layer["collisions"]),
     }, indent=2))  # fmt: skip
+    if args.store == "postgis":
+        import psycopg
+
+        with psycopg.connect(env["GEOPUBLISH_POSTGIS_DSN"], autocommit=True) as con:
+            con.execute(f'DROP SCHEMA IF EXISTS "{env["GEOPUBLISH_POSTGIS_SCHEMA"]}" CASCADE')
 
 
 if __name__ == "__main__":

@@ -14,18 +14,20 @@ from geopublish.procs import other_alive
 TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")
 
 
-def write_json(path: Path, data: Any, *, point: str | None = None) -> None:
+def write_json(path: Path, data: Any, *, point: str | None = None, durable: bool = True) -> None:
     """Write JSON to ``.<name>.<pid>.tmp`` beside ``path``, then rename it into place.
 
-    ``point`` names a test crash point reached between the two steps.
+    ``point`` names a test crash point reached between the two steps. Without ``durable``
+    the file is not synced first (a note whose loss in a crash costs nothing).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     text = json.dumps(data, ensure_ascii=False, indent=1, default=str)
     with open(tmp, "w", encoding="utf-8") as handle:
         handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     if point:
         crash_point(point)
     os.replace(tmp, path)

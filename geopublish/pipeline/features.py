@@ -20,13 +20,15 @@ from geopublish.normalise.conform import Conformer
 from geopublish.normalise.geometry import clean, drop_non_finite, output_type
 from geopublish.normalise.ids import Identifier
 from geopublish.normalise.privacy import Treatment, k_anonymise
+from geopublish.pipeline import federation_parts
 from geopublish.pipeline import privacy as privacymod
 from geopublish.pipeline.detect import Detection
 from geopublish.pipeline.federated import federated_plan
+from geopublish.pipeline.federation_parts import Partitioned
 from geopublish.pipeline.kinds import Frames, derived_plan, gtfs_plan, vector_plan
 from geopublish.pipeline.report import Report
 from geopublish.settings import Settings
-from geopublish.store import FeatureStore, LayerSchema, Staged
+from geopublish.store import FeatureStore, LayerSchema, Partition, Staged
 from geopublish.validate import enforce, evaluate
 
 Progress = Callable[[int], None]
@@ -79,12 +81,15 @@ def stage_features(
     stats: dict,
     progress: Progress,
     treatment: Treatment | None = None,
+    partitioned: Partitioned | None = None,
 ) -> Staged:
     """Normalise every frame and stream the result into a staging copy.
 
     A ``treatment`` (the spec's privacy section) drops its columns as read and treats each
     cleaned batch before ids, hashes and dedupe keys exist; k-anonymity needs the whole
-    layer, so with it the treated batches are held until the last one is read.
+    layer, so with it the treated batches are held until the last one is read. A
+    ``partitioned`` layer counts what each partition is given, and an incremental choice
+    makes the store derive the copy from the served version instead of loading it whole.
     """
     cid = spec.cid
     storage = crsmod.parse_crs(spec.crs.storage, collection=cid, where="crs.storage")
@@ -146,12 +151,20 @@ def stage_features(
         # Ids, dedupe and hashes keep state across batches: one stage, batches in order.
         for gdf, read in parallel.prefetch(treated()):
             gdf = identifier.apply(gdf, stats)
+            if partitioned is not None:
+                federation_parts.cover(partitioned.written, gdf)
             progress(read)
             yield gdf
 
     # Four stages, each one batch ahead of the next in its own thread: read, normalise,
     # identify, and the store writing in this thread (see geopublish/parallel.py).
-    return store.load(schema, parallel.prefetch(identified()))
+    batches = parallel.prefetch(identified())
+    choice = partitioned.choice if partitioned is not None else None
+    if choice is not None and choice.mode == "incremental":
+        assert choice.base is not None
+        replaced = Partition(federation_parts.COLUMN, tuple(choice.replaced))
+        return store.derive(schema, choice.base, replaced, batches, choice.kept_bounds)
+    return store.load(schema, batches)
 
 
 def lonlat_bbox(bounds: tuple[float, ...] | None, storage: str) -> list[float] | None:
@@ -180,14 +193,16 @@ def build_features(
     elif kind == "derived":
         plan = derived_plan(spec, store, detection.inputs)
     elif kind == "federated":
-        plan = federated_plan(spec, settings, report.data)
+        plan = federated_plan(spec, settings, report.data, store.current(spec.cid))
     else:
         plan = vector_plan(spec, settings, detection.inputs, report.stats)
     on_total(plan.total)
     report.data.update(plan.notes)
     schema = plan_schema(spec, plan.columns, plan.geometry)
     treatment = privacymod.treatment(spec, settings)
-    staged = stage_features(spec, store, schema, plan.frames, report.stats, progress, treatment)
+    staged = stage_features(
+        spec, store, schema, plan.frames, report.stats, progress, treatment, plan.partitioned
+    )
     if spec.privacy is not None:
         counts = report.stats.pop("privacy", {})
         report.data["privacy"] = privacymod.summary(spec.privacy, counts)
@@ -196,6 +211,8 @@ def build_features(
     except BaseException:
         store.discard(staged)
         raise
+    if plan.partitioned is not None:
+        layer = layer.model_copy(update={"partitions": plan.partitioned.record(staged.count)})
     return staged, layer
 
 

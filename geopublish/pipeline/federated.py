@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from geopublish.catalog.models import CollectionSpec, Federation, Part, Publishe
 from geopublish.catalog.publishers import load_publishers, read_schema
 from geopublish.errors import GeopublishError
 from geopublish.ledger.files import read_json, write_json
+from geopublish.model import PublishedLayer
 from geopublish.normalise.federation import map_rows
+from geopublish.pipeline import federation_parts as parts
 from geopublish.pipeline import federation_refs as refs
 from geopublish.pipeline.federation_layer import Consolidation, columns
 from geopublish.pipeline.kinds import Plan
@@ -111,7 +114,7 @@ def _read(
 
 def run_publisher(
     spec: CollectionSpec, settings: Settings, publisher: Publisher, schema: dict,
-    reference: Reference, extra: str,
+    reference: Callable[[], Reference], extra: str,
 ) -> Outcome:  # fmt: skip
     """Read, map and validate one publisher unless its input is unchanged; apply its gate."""
     fed = spec.federation
@@ -130,14 +133,14 @@ def run_publisher(
         key = _hash(resolved_files, publisher, extra)
         if state.get("input") == key and last_rows is not None:
             write_json(home / "state.json", {**state, "outcome": "unchanged",
-                                             "checked": now_iso()})  # fmt: skip
+                                             "checked": now_iso()}, durable=False)  # fmt: skip
             return Outcome(slug, "unchanged", last_rows, state.get("summary", {}))
         mapped, files, resolved = _read(spec, settings, publisher, schema)
     except GeopublishError as exc:
         return _kept(home, slug, state, last_rows, "failed", str(exc))
     values = [m.values for _, m in mapped]
     points = [(m.lon, m.lat) if m.lon is not None else None for _, m in mapped]
-    problems = check_rows(schema, values, points, reference)
+    problems = check_rows(schema, values, points, reference())
     reasons: dict[int, list[dict[str, str]]] = {}
     for i, (_, m) in enumerate(mapped):
         for r in m.reasons:
@@ -247,8 +250,14 @@ def _order(fed: Federation, slugs: list[str]) -> list[str]:
     return sorted(slugs, key=lambda s: (rank.get(s, len(rank)), s))
 
 
-def federated_plan(spec: CollectionSpec, settings: Settings, report: dict) -> Plan:
-    """Run every publisher, consolidate, write the download; one frame for the store."""
+def federated_plan(
+    spec: CollectionSpec, settings: Settings, report: dict, served: PublishedLayer | None
+) -> Plan:
+    """Run every publisher, consolidate, write the download; the frames for the store.
+
+    With a ``served`` version of the same layout, only the publishers whose partition changed
+    are read again and framed: the store derives the new version from the served one.
+    """
     fed = spec.federation
     assert fed is not None
     schema_path = settings.source_root / fed.schema_file
@@ -258,12 +267,14 @@ def federated_plan(spec: CollectionSpec, settings: Settings, report: dict) -> Pl
         json.dumps(schema, sort_keys=True).encode() + fed.model_dump_json().encode()
     ).hexdigest()
     outcomes: dict[str, Outcome] = {}
-    reference = refs.reference_tables(settings, fed)
     for slug, publisher in items.items():
-        ref = Reference(
-            reference.cog, refs.territory(reference, publisher), reference.outlines,
-            fed.tolerance_m,
-        )  # fmt: skip
+
+        def ref(publisher: Publisher = publisher) -> Reference:
+            # The COG tables and outlines are read only when a publisher is validated.
+            tables = refs.reference_tables(settings, fed)
+            return Reference(tables.cog, refs.territory(tables, publisher), tables.outlines,
+                             fed.tolerance_m)  # fmt: skip
+
         outcomes[slug] = run_publisher(spec, settings, publisher, schema, ref, extra)
     for line in problems:  # a publisher whose YAML broke keeps its last good rows
         slug = Path(line.split(":", 1)[0]).stem
@@ -290,6 +301,16 @@ def federated_plan(spec: CollectionSpec, settings: Settings, report: dict) -> Pl
     write_json(base / "layer.json", {"build_id": report["build_id"], **report["federation"]})
     for slug, o in sorted(outcomes.items()):
         report["notes"].append(f"publisher {slug}: {o.outcome}")
+    shape = parts.layout(spec, columns(schema))
+    choice = parts.choose(
+        spec, served, shape, layer.fingerprints, layer.counts, settings.federation_incremental
+    )
+    report["build_path"] = choice.report()
+    report["notes"].append(f"{choice.mode} build: {choice.reason}")
+    only = set(choice.replaced) if choice.mode == "incremental" else None
+    total = layer.count if only is None else sum(layer.counts.get(s, 0) for s in only)
     download = base / "downloads" / f"{report['build_id']}.csv"
-    frames = layer.frames(download, settings.batch_size)
-    return Plan([], columns(schema), "Point", layer.count, frames)
+    frames = layer.frames(download, settings.batch_size, only)
+    plan = Plan([], columns(schema), "Point", total, frames)
+    plan.partitioned = parts.Partitioned(choice, shape, layer.fingerprints)
+    return plan

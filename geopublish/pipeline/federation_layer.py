@@ -1,14 +1,18 @@
 """The consolidated layer, in two passes over the publishers' kept rows (bounded memory).
 
-Pass 1 reads one publisher's rows at a time and keeps only what the decisions need (national
-id, point, dedupe key): ids are given in priority order (a repeated id gets ``-2``, ``-3``),
-duplicate pairs are found on all points at once. Pass 2 reads each publisher again and yields
-frames of at most ``batch`` rows for the store, writing the schema CSV as it goes.
+Pass 1 reads, per publisher, only what the decisions need (national id, point, dedupe key: the
+``keys.json`` cache of :mod:`federation_parts`): ids are given in priority order (a repeated id
+gets ``-2``, ``-3``), duplicate pairs are found on all points at once, and each publisher's
+partition gets its fingerprint. Pass 2 reads the rows of the publishers asked for and yields
+frames of at most ``batch`` rows for the store; the schema CSV is the concatenation of one
+fragment per publisher, written when its fingerprint is new and copied otherwise.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import os
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +24,7 @@ import shapely
 
 from geopublish.catalog.models import Federation
 from geopublish.ledger.files import read_json
+from geopublish.pipeline import federation_parts as parts
 from geopublish.pipeline import federation_refs as refs
 
 PROVENANCE = {
@@ -74,6 +79,8 @@ class Consolidation:
         self.ids: list[list[str | None]] = []  # per source, per row: its id (None: left out)
         self.duplicates: list[dict[str, Any]] = []
         self.collisions: list[dict[str, Any]] = []
+        self.fingerprints: dict[str, str] = {}  # publisher -> its partition's fingerprint
+        self.counts: dict[str, int] = {}  # publisher -> rows in the layer
         self.count = 0
         self._decide()
 
@@ -85,24 +92,23 @@ class Consolidation:
         lon, lat = array("d"), array("d")
         group, srow = array("i"), array("i")
         bases: list[str] = []
-        fields = self.fed.dedupe.fields if self.fed.dedupe else []
-        keys: list[str] | None = [] if fields else None
-        for k in range(len(self.sources)):
-            rows = self._rows(k)
-            self.ids.append([None] * len(rows))
-            for row in rows:
-                values = row["values"]
-                bases.append("-".join(values.get(f, "") for f in self.fed.id_rule))
-                lon.append(row["lon"])
-                lat.append(row["lat"])
-                group.append(k)
-                srow.append(row["provenance"]["source_row"])
-                if keys is not None:
-                    keys.append("\x1f".join(refs.norm(values.get(f, "")) for f in fields))
+        keys: list[str] | None = [] if self.fed.dedupe and self.fed.dedupe.fields else None
+        found = []
+        for k, (_, path) in enumerate(self.sources):
+            cached = parts.keys(path, self.fed)
+            found.append(cached)
+            self.ids.append([None] * len(cached["base"]))
+            bases.extend(cached["base"])
+            lon.extend(cached["lon"])
+            lat.extend(cached["lat"])
+            srow.extend(cached["srow"])
+            group.extend([k] * len(cached["base"]))
+            if keys is not None:
+                keys.extend(cached["key"])
         dropped: set[int] = set()
         if self.fed.dedupe:
-            found = refs.duplicates(lon, lat, group, keys, self.fed.dedupe.distance_m)
-            for i, j, metres in found:
+            pairs = refs.duplicates(lon, lat, group, keys, self.fed.dedupe.distance_m)
+            for i, j, metres in pairs:
                 dropped.add(j)
                 self.duplicates.append({
                     "kept": {"publisher": self.sources[group[i]][0], "source_row": srow[i]},
@@ -133,28 +139,61 @@ class Consolidation:
             seen[ident] = n
             self.ids[k][n - start[k]] = ident
             self.count += 1
+        for k, (slug, _) in enumerate(self.sources):
+            self.fingerprints[slug] = parts.fingerprint(found[k], self.ids[k])
+            self.counts[slug] = sum(i is not None for i in self.ids[k])
 
-    def frames(self, download: Path, batch: int) -> Iterator[tuple[str, gpd.GeoDataFrame]]:
-        """Frames for the store, writing the schema CSV to ``download`` on the way."""
+    def frames(
+        self, download: Path, batch: int, only: set[str] | None = None
+    ) -> Iterator[tuple[str, gpd.GeoDataFrame]]:
+        """Frames of the publishers in ``only`` (default all); the whole CSV to ``download``."""
         names = [f["name"] for f in self.schema["fields"]]
         download.parent.mkdir(parents=True, exist_ok=True)
         tmp = download.with_name(f".{download.name}.tmp")
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(names)
-            for k, (slug, _) in enumerate(self.sources):
-                chunk: list[dict[str, Any]] = []
+        with tmp.open("wb") as handle:
+            handle.write(_csv([names]))
+            for k, (slug, path) in enumerate(self.sources):
+                fragment = path.with_name(f"download.{self.fingerprints[slug][:20]}.csv")
+                wanted = only is None or slug in only
+                if not wanted and fragment.is_file():
+                    with fragment.open("rb") as part:
+                        while chunk := part.read(1 << 20):
+                            handle.write(chunk)
+                    continue
+                lines, chunk = [], []
                 for i, row in enumerate(self._rows(k)):
                     ident = self.ids[k][i]
                     if ident is None:
                         continue
-                    writer.writerow([row["values"].get(n, "") for n in names])
+                    lines.append([row["values"].get(n, "") for n in names])
+                    if not wanted:
+                        continue
                     chunk.append({**row, "id": ident})
                     if len(chunk) >= batch:
                         yield f"publisher {slug}", frame(chunk, self.schema)
                         chunk = []
                 if chunk:
                     yield f"publisher {slug}", frame(chunk, self.schema)
+                text = _csv(lines)
+                handle.write(text)
+                _fragment(fragment, text)
         tmp.replace(download)
         if self.count == 0:
             yield "federation", frame([], self.schema)
+
+
+def _csv(lines: list[list[str]]) -> bytes:
+    """Rows as the csv module writes them (quoting as needed, CRLF), UTF-8."""
+    buf = io.StringIO(newline="")
+    csv.writer(buf).writerows(lines)
+    return buf.getvalue().encode("utf-8")
+
+
+def _fragment(path: Path, text: bytes) -> None:
+    """One publisher's part of the download, replacing its older ones."""
+    for old in path.parent.glob("download.*.csv"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(text)
+    os.replace(tmp, path)

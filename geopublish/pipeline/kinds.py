@@ -14,6 +14,7 @@ from geopublish.catalog.models import CollectionSpec, Part, metric_crs
 from geopublish.errors import CatalogError, SourceError
 from geopublish.normalise.boundaries import derive_departements, derive_epci, simplify_coverage
 from geopublish.normalise.gtfs import derive_routes, derive_stops, read_feed
+from geopublish.pipeline.federation_parts import Partitioned
 from geopublish.settings import Settings
 from geopublish.source import Resolved, gdal_messages
 from geopublish.source.prepare import prepare_part
@@ -43,6 +44,7 @@ class Plan:
         self.total = total
         self.frames = frames
         self.notes = notes or {}
+        self.partitioned: Partitioned | None = None  # federated layers: see federation_parts
 
 
 def vector_plan(spec: CollectionSpec, settings: Settings, inputs: Inputs, stats: dict) -> Plan:

@@ -117,7 +117,9 @@ def _locked(
         store = stores.of(spec)
         try:
             if not spec.is_raster:
-                report.data["downloads"] = make_downloads(settings, stores.features, staged, layer)
+                report.data["downloads"] = make_downloads(
+                    settings, stores.features, staged, layer, report.data.get("build_path")
+                )
         except BaseException:
             store.discard(staged)
             raise

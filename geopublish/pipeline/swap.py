@@ -20,7 +20,7 @@ from geopublish.model import PublishedLayer
 from geopublish.pipeline.report import finish, now_iso
 from geopublish.pipeline.tiles import prune_tiles
 from geopublish.publish.downloads import Downloads
-from geopublish.store import Staged, Store
+from geopublish.store import Partition, Staged, Store
 
 LOG = logging.getLogger("geopublish.pipeline")
 
@@ -87,8 +87,9 @@ def record(
 ) -> None:
     """Write what a swap needs recorded: change set, pruning, report, history, state."""
     cid = ledger.collection
-    before = store.hashes(cid, previous) if previous is not None else {}
-    after = store.hashes(cid, served.version)
+    where = _replaced(report, previous)
+    before = store.hashes(cid, previous, where) if previous is not None else {}
+    after = store.hashes(cid, served.version, where)
     report["version"] = served.version
     report["changes"] = ledger.changes.record(
         before,
@@ -157,6 +158,19 @@ def _undo(store: Store, cid: str, build_id: str) -> None:
     for version in store.versions(cid):
         if version.build_id == build_id and not version.current:
             store.drop(cid, version.version)
+
+
+def _replaced(report: dict[str, Any], previous: int | None) -> Partition | None:
+    """The partitions an incremental build replaced in ``previous``: the only rows that differ.
+
+    Every other partition was copied as stored, so its ids and hashes are those of
+    ``previous``; and since ids are unique in each version, none of the replaced partitions' ids
+    is in a kept one. The diff of the replaced partitions is the diff of the versions.
+    """
+    path = report.get("build_path") or {}
+    if path.get("mode") != "incremental" or previous is None or path["base_version"] != previous:
+        return None
+    return Partition(path["column"], tuple(path["replaced"]))
 
 
 def _publishers(report: dict[str, Any]) -> dict[str, Any]:

@@ -16,12 +16,14 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyogrio
 import pyproj
@@ -29,6 +31,7 @@ import pyproj
 from geopublish.errors import PublishError
 from geopublish.model import DOWNLOADS_MANIFEST as MANIFEST
 from geopublish.procs import other_alive
+from geopublish.publish.download_lines import replace_csv, replace_geojson
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,13 @@ class Downloads:
         geometry_type: str,
         storage_crs: str,
         bbox: list[float] | None,
+        base: tuple[str, str, tuple[str, ...]] | None = None,
     ) -> dict[str, Any]:
-        """Write every format of one build from ``stream``; return the manifest."""
+        """Write every format of one build from ``stream``; return the manifest.
+
+        With ``base`` (a build id, a column, values), ``stream`` holds only the rows whose
+        ``column`` is in ``values``: each file is that build's with those rows replaced.
+        """
         final = self.folder(collection, build_id)
         if (final / MANIFEST).is_file():
             return self.manifest(collection, build_id) or {}
@@ -109,7 +117,12 @@ class Downloads:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
-            files = _write_all(collection, tmp, stream, geometry_type, storage_crs, bbox)
+            if base is not None:
+                old = self.folder(collection, base[0])
+                files = _derive_all(collection, tmp, old, base[1], base[2], stream,
+                                    geometry_type, storage_crs, bbox)  # fmt: skip
+            else:
+                files = _write_all(collection, tmp, stream, geometry_type, storage_crs, bbox)
             manifest = {"collection": collection, "build_id": build_id, "files": files}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
             os.replace(tmp, final)
@@ -148,6 +161,7 @@ def _write_all(
     geometry_type: str,
     storage_crs: str,
     bbox: list[float] | None,
+    only: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     crs = gdal_crs(storage_crs)
     gpkg = folder / f"{collection}.gpkg"
@@ -156,6 +170,8 @@ def _write_all(
         geometry_type=geometry_type, crs=crs, **OPTIONS["GPKG"],
     )  # fmt: skip
     for fmt in FORMATS[1:]:
+        if only is not None and fmt.key not in only:
+            continue
         path = folder / f"{collection}.{fmt.suffix}"
         with pyogrio.open_arrow(str(gpkg), layer=collection, use_pyarrow=True) as (meta, rd):
             geom = meta["geometry_name"] or "geom"
@@ -166,6 +182,10 @@ def _write_all(
                     rd, str(path), layer=collection, driver=fmt.driver, geometry_name=geom,
                     geometry_type=geometry_type, crs=crs, **OPTIONS[fmt.driver],
                 )  # fmt: skip
+    return {} if only is not None else _files(collection, folder)
+
+
+def _files(collection: str, folder: Path) -> dict[str, Any]:
     files = {}
     for fmt in FORMATS:
         path = folder / f"{collection}.{fmt.suffix}"
@@ -180,6 +200,75 @@ def _write_all(
     return files
 
 
+def _derive_all(
+    collection: str,
+    folder: Path,
+    old: Path,
+    column: str,
+    values: tuple[str, ...],
+    stream: pa.RecordBatchReader,
+    geometry_type: str,
+    storage_crs: str,
+    bbox: list[float] | None,
+) -> dict[str, Any]:
+    """Every format from the ``old`` build's files, the rows of ``values`` replaced.
+
+    The new rows go through the same writers as a full build (into ``.new`` files); the
+    GeoPackage is copied and edited in SQL, the GeoJSON and CSV files are copied without the
+    replaced rows' lines (:mod:`download_lines`), the GeoParquet file filtered by pyarrow;
+    FlatGeobuf (one packed R-tree) is written again from the new GeoPackage.
+    """
+    crs = gdal_crs(storage_crs)
+    new = folder / ".new"
+    new.mkdir()
+    _write_all(collection, new, stream, geometry_type, storage_crs, bbox, only=("gpkg",
+               "geojson", "csv"))  # fmt: skip
+    gpkg = folder / f"{collection}.gpkg"
+    shutil.copyfile(old / gpkg.name, gpkg)
+    with sqlite3.connect(gpkg) as con:
+        marks = ", ".join("?" * len(values))
+        con.execute(f'DELETE FROM "{collection}" WHERE "{column}" IN ({marks})', values)
+    con.close()
+    with pyogrio.open_arrow(str(new / gpkg.name), layer=collection, use_pyarrow=True) as (_, rd):
+        pyogrio.write_arrow(rd, str(gpkg), layer=collection, driver="GPKG", append=True,
+                            geometry_name="geom", geometry_type=geometry_type, crs=crs)  # fmt: skip
+    if bbox:
+        with sqlite3.connect(gpkg) as con:
+            con.execute(
+                "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? "
+                "WHERE lower(table_name) = lower(?)",
+                (*bbox, collection),
+            )
+        con.close()
+    name = f"{collection}.geojson"
+    replace_geojson(old / name, new / name, folder / name, column, values)
+    name = f"{collection}.csv"
+    replace_csv(old / name, new / name, folder / name, column, values)
+    path = folder / f"{collection}.fgb"
+    with pyogrio.open_arrow(str(gpkg), layer=collection, use_pyarrow=True) as (meta, rd):
+        pyogrio.write_arrow(
+            rd, str(path), layer=collection, driver="FlatGeobuf",
+            geometry_name=meta["geometry_name"] or "geom", geometry_type=geometry_type, crs=crs,
+            **OPTIONS["FlatGeobuf"],
+        )  # fmt: skip
+    name = f"{collection}.parquet"
+    kept = _kept_batches(old / name, column, values)
+    with pyogrio.open_arrow(str(new / gpkg.name), layer=collection, use_pyarrow=True) as (m, rd):
+        _parquet(folder / name, rd, m["geometry_name"] or "geom", geometry_type, storage_crs,
+                 bbox, first=kept)  # fmt: skip
+    shutil.rmtree(new)
+    return _files(collection, folder)
+
+
+def _kept_batches(path: Path, column: str, values: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
+    """The batches of a GeoParquet file without the rows whose ``column`` is in ``values``."""
+    source = pq.ParquetFile(path)
+    dropped = pa.array(values, source.schema_arrow.field(column).type)
+    for batch in source.iter_batches(batch_size=64_000):
+        keep = pc.invert(pc.is_in(batch.column(column), value_set=dropped))
+        yield batch.filter(pc.fill_null(keep, True))
+
+
 def _parquet(
     path: Path,
     reader: pa.RecordBatchReader,
@@ -187,8 +276,12 @@ def _parquet(
     geometry_type: str,
     storage_crs: str,
     bbox: list[float] | None,
+    first: Iterator[pa.RecordBatch] | None = None,
 ) -> None:
-    """GeoParquet 1.1 (WKB ``geometry`` column), one row group per few batches."""
+    """GeoParquet 1.1 (WKB ``geometry`` column), one row group per few batches.
+
+    ``first``: rows already in this form (a kept part of an earlier file), written first.
+    """
     names = [n for n in reader.schema.names if n != geom]
     fields = [reader.schema.field(n) for n in names]
     fields.append(pa.field("geometry", pa.binary()))
@@ -209,6 +302,9 @@ def _parquet(
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
+        for kept in first or ():
+            if kept.num_rows:
+                writer.write_batch(kept.cast(schema), row_group_size=64_000)
         for batch in batches():
             writer.write_batch(batch, row_group_size=64_000)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from geopublish.catalog.models import CollectionSpec
 from geopublish.model import PublishedLayer
 from geopublish.settings import Settings
-from geopublish.store.base import FeatureStore, LayerSchema, Staged, Store
+from geopublish.store.base import FeatureStore, LayerSchema, Partition, Staged, Store
 from geopublish.store.raster import RasterStore
 
 
@@ -51,6 +51,7 @@ def open_stores(settings: Settings) -> Stores:
 __all__ = [
     "FeatureStore",
     "LayerSchema",
+    "Partition",
     "RasterStore",
     "Staged",
     "Store",

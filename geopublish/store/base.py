@@ -49,6 +49,14 @@ class LayerSchema:
     id_column: str
 
 
+@dataclass(frozen=True)
+class Partition:
+    """Rows of a version whose ``column`` holds one of ``values`` (e.g. some publishers)."""
+
+    column: str
+    values: tuple[str, ...]
+
+
 @dataclass
 class Staged:
     """A fully written staging copy, not yet served."""
@@ -123,8 +131,13 @@ class Store(ABC):
         return dropped
 
     @abstractmethod
-    def hashes(self, collection: str, number: int | None = None) -> dict[str, str]:
-        """Feature id -> content hash of a version (the current one by default)."""
+    def hashes(
+        self, collection: str, number: int | None = None, where: Partition | None = None
+    ) -> dict[str, str]:
+        """Feature id -> content hash of a version (the current one by default).
+
+        With ``where``, only the rows of those partitions (a change set computed on them).
+        """
 
     @abstractmethod
     def cleanup(self, collection: str) -> list[str]:
@@ -148,13 +161,31 @@ class FeatureStore(Store):
         """Write every batch into a new staging copy."""
 
     @abstractmethod
+    def derive(
+        self,
+        schema: LayerSchema,
+        base: PublishedLayer,
+        replaced: Partition,
+        batches: Iterator[gpd.GeoDataFrame],
+        kept_bounds: tuple[float, float, float, float] | None = None,
+    ) -> Staged:
+        """A staging copy of version ``base`` whose ``replaced`` rows are ``batches`` instead.
+
+        ``base`` is never modified; the copy is published like a loaded one, a complete version
+        of its own. ``count`` is the copy's; ``bounds`` covers ``kept_bounds`` (the extent of
+        the rows kept, which the caller knows exactly) and the new rows.
+        """
+
+    @abstractmethod
     def read(self, collection: str) -> gpd.GeoDataFrame:
         """The whole current layer (inputs of derived layers)."""
 
     @abstractmethod
-    def scan(self, staged: Staged, batch_size: int = 5000) -> pa.RecordBatchReader:
+    def scan(
+        self, staged: Staged, batch_size: int = 5000, where: Partition | None = None
+    ) -> pa.RecordBatchReader:
         """Stream a staging copy as Arrow batches: declared fields, then ``geom`` as WKB.
 
         Bounded memory (one batch at a time), in load order; what downloads are made from
-        before the swap.
+        before the swap. With ``where``, only the rows of those partitions.
         """

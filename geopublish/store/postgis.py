@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import geopandas as gpd
 import pandas as pd
@@ -28,7 +28,7 @@ from geopublish.errors import StoreError
 from geopublish.faults import crash_point
 from geopublish.model import HASH_COLUMN, META_TABLE, PublishedLayer, version_table
 from geopublish.store import pg_copy
-from geopublish.store.base import FeatureStore, LayerSchema, Staged, scan_schema
+from geopublish.store.base import FeatureStore, LayerSchema, Partition, Staged, scan_schema
 
 LOCK_SPACE = 0x6770  # advisory lock namespace: "gp"
 MAX_ID = 63 - len("__stage_") - 12
@@ -86,6 +86,53 @@ class PostGISStore(FeatureStore):
 
     def load(self, schema: LayerSchema, batches: Iterator[gpd.GeoDataFrame]) -> Staged:
         """COPY every batch into a new staging table, locked for this build."""
+        staged, con = self._stage(schema)
+        try:
+            self._copy(staged, con, batches)
+        except BaseException as exc:
+            self._failed(staged, exc)
+        return staged
+
+    def derive(
+        self,
+        schema: LayerSchema,
+        base: PublishedLayer,
+        replaced: Partition,
+        batches: Iterator[gpd.GeoDataFrame],
+        kept_bounds: tuple[float, float, float, float] | None = None,
+    ) -> Staged:
+        """Copy the rows of ``base`` outside ``replaced`` into a staging table, COPY the rest.
+
+        One ``INSERT … SELECT`` on the server, then the new rows after the kept ones' fids;
+        indexes come at :meth:`publish`, as for a loaded table.
+        """
+        assert base.location is not None
+        staged, con = self._stage(schema)
+        staged.bounds = kept_bounds
+        try:
+            names = sql.SQL(", ").join(sql.Identifier(c) for c in pg_copy.columns(schema))
+            con.execute(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {} IS NULL OR {} <> ALL(%s)")
+                .format(
+                    self._id(staged.location), names, names, self._id(base.location),
+                    sql.Identifier(replaced.column), sql.Identifier(replaced.column),
+                ),
+                (list(replaced.values),),
+            )  # fmt: skip
+            row = con.execute(
+                sql.SQL("SELECT count(*), coalesce(max(fid), 0) FROM {}").format(
+                    self._id(staged.location)
+                )
+            ).fetchone()
+            assert row is not None
+            staged.count, top = int(row[0]), int(row[1])
+            self._copy(staged, con, batches, first_fid=top + 1)
+        except BaseException as exc:
+            self._failed(staged, exc)
+        return staged
+
+    def _stage(self, schema: LayerSchema) -> tuple[Staged, psycopg.Connection]:
+        """A new, empty staging table, locked by its own session."""
         cid = schema.collection
         if len(cid) > MAX_ID:
             raise StoreError(f"collection {cid!r}: id longer than {MAX_ID} characters")
@@ -96,26 +143,43 @@ class PostGISStore(FeatureStore):
         try:
             con.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (LOCK_SPACE, table))
             con.execute(pg_copy.create_table(schema, self._id(table)))
-            with con.cursor() as cur:
-                statement = pg_copy.copy_statement(schema, self._id(table))
-                with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
-                    copy.set_types(pg_copy.copy_types(schema))
-                    for gdf in batches:
-                        if len(gdf) == 0:
-                            continue
-                        staged.cover(gdf)
-                        for start in range(0, len(gdf), COPY_ROWS):
-                            part = gdf.iloc[start : start + COPY_ROWS]
-                            for row in pg_copy.rows(part, schema, staged.count + 1):
-                                copy.write_row(row)
-                            staged.count += len(part)
-                        crash_point("write")
         except BaseException as exc:
-            self.discard(staged)
-            if isinstance(exc, psycopg.Error):
-                raise StoreError(f"collection {cid!r}: loading into PostGIS failed: {exc}") from exc
-            raise
-        return staged
+            self._failed(staged, exc)
+        return staged, con
+
+    def _copy(
+        self,
+        staged: Staged,
+        con: psycopg.Connection,
+        batches: Iterator[gpd.GeoDataFrame],
+        first_fid: int = 1,
+    ) -> None:
+        schema = staged.schema
+        assert schema is not None
+        written = 0
+        with con.cursor() as cur:
+            statement = pg_copy.copy_statement(schema, self._id(staged.location))
+            with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+                copy.set_types(pg_copy.copy_types(schema))
+                for gdf in batches:
+                    if len(gdf) == 0:
+                        continue
+                    staged.cover(gdf)
+                    for start in range(0, len(gdf), COPY_ROWS):
+                        part = gdf.iloc[start : start + COPY_ROWS]
+                        for row in pg_copy.rows(part, schema, first_fid + written):
+                            copy.write_row(row)
+                        written += len(part)
+                        staged.count += len(part)
+                    crash_point("write")
+
+    def _failed(self, staged: Staged, exc: BaseException) -> NoReturn:
+        self.discard(staged)
+        if isinstance(exc, psycopg.Error):
+            raise StoreError(
+                f"collection {staged.collection!r}: loading into PostGIS failed: {exc}"
+            ) from exc
+        raise exc
 
     def _index(self, staged: Staged, con: psycopg.Connection) -> None:
         schema, table = staged.schema, staged.location
@@ -261,8 +325,10 @@ class PostGISStore(FeatureStore):
         found = self._rows(collection, "AND version = %s", (number,))
         return found[0] if found else None
 
-    def hashes(self, collection: str, number: int | None = None) -> dict[str, str]:
-        """Feature id -> content hash of a version."""
+    def hashes(
+        self, collection: str, number: int | None = None, where: Partition | None = None
+    ) -> dict[str, str]:
+        """Feature id -> content hash of a version (of some partitions only)."""
         version = self.current(collection) if number is None else self.version(collection, number)
         if version is None or version.location is None or version.id_column is None:
             return {}
@@ -271,7 +337,10 @@ class PostGISStore(FeatureStore):
             sql.Identifier(HASH_COLUMN),
             self._id(version.location),
         )
-        return dict(self.con.execute(query).fetchall())
+        if where is None:
+            return dict(self.con.execute(query).fetchall())
+        query += sql.SQL(" WHERE {} = ANY(%s)").format(sql.Identifier(where.column))
+        return dict(self.con.execute(query, (list(where.values),)).fetchall())
 
     def read(self, collection: str) -> gpd.GeoDataFrame:
         """The whole current layer, without the store's own columns, in load order."""
@@ -287,13 +356,21 @@ class PostGISStore(FeatureStore):
         geometry = shapely.from_wkb([r[-1] for r in rows])
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=pg_copy.srid(version.storage_crs))
 
-    def scan(self, staged: Staged, batch_size: int = 5000) -> pa.RecordBatchReader:
+    def scan(
+        self, staged: Staged, batch_size: int = 5000, where: Partition | None = None
+    ) -> pa.RecordBatchReader:
         """Stream the staging table in fid order through a server-side cursor."""
         assert staged.schema is not None
         target = scan_schema(staged.schema)
         names = list(staged.schema.fields)
-        query = sql.SQL("SELECT {}, ST_AsBinary(geom) FROM {} ORDER BY fid").format(
-            sql.SQL(", ").join(sql.Identifier(n) for n in names), self._id(staged.location)
+        query = sql.SQL("SELECT {}, ST_AsBinary(geom) FROM {} {} ORDER BY fid").format(
+            sql.SQL(", ").join(sql.Identifier(n) for n in names),
+            self._id(staged.location),
+            sql.SQL("")
+            if where is None
+            else sql.SQL("WHERE {} = ANY({})").format(
+                sql.Identifier(where.column), sql.Literal(list(where.values))
+            ),
         )
 
         def batches() -> Iterator[pa.RecordBatch]:

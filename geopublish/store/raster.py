@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from geopublish.model import PublishedLayer
-from geopublish.store.base import Staged
+from geopublish.store.base import Partition, Staged
 from geopublish.store.files import FileStore, VersionedFiles
 
 
@@ -42,6 +42,8 @@ class RasterStore(FileStore):
             record = {"collection": collection, "build_id": path.stem, "built_at": ""}
         return {**record, "kind": "coverage"}
 
-    def hashes(self, collection: str, number: int | None = None) -> dict[str, str]:
+    def hashes(
+        self, collection: str, number: int | None = None, where: Partition | None = None
+    ) -> dict[str, str]:
         """Rasters have no feature ids."""
         return {}

@@ -94,6 +94,11 @@ def test_new_publisher_appears_then_a_broken_file_keeps_its_last_good_rows(site)
     latest = requests.get(f"{url}/collections/{LAYER}/changes?f=json", timeout=30).json()["latest"]
     change = requests.get(f"{url}/collections/{LAYER}/changes/{latest}", timeout=30).json()
     assert change["publishers"]["cd32_gers"] == "published" and change["counts"]["added"] == 3
+    assert change["counts"] == {"added": 3, "modified": 0, "removed": 0}
+    # Only the new publisher's rows were written: the version derives from the served one.
+    path = requests.get(f"{url}/reports/{LAYER}", timeout=30).json()["build_path"]
+    assert (path["mode"], path["replaced"]) == ("incremental", ["cd32_gers"])
+    assert len(items(url, limit=1000)["features"]) == 41 + 25 + 3
     before = {f["id"] for f in items(url, publisher="cd31_haute_garonne", limit=100)["features"]}
     file.write_bytes(b"\x00\xff garbage, not a table\n")  # the publisher breaks its file
     result = run_cli(site["env"], "refresh")
@@ -101,6 +106,8 @@ def test_new_publisher_appears_then_a_broken_file_keeps_its_last_good_rows(site)
     assert matched(url, "cd32_gers") == 3  # its last good rows
     after = {f["id"] for f in items(url, publisher="cd31_haute_garonne", limit=100)["features"]}
     assert after == before and matched(url, "cd66_pyrenees_orientales") == 25
+    path = requests.get(f"{url}/reports/{LAYER}", timeout=30).json()["build_path"]
+    assert (path["mode"], path["replaced"]) == ("incremental", [])  # every row kept as served
     report = requests.get(f"{url}/federation/{LAYER}/publishers/cd32_gers?f=json", timeout=30)
     body = report.json()
     # Unreadable as the schema: no valid row left, a sharp drop -> refused, rows kept.

@@ -21,7 +21,7 @@ from pgsupport import pg_schema, postgis_dsn  # noqa: F401
 
 from geopublish.errors import StoreError
 from geopublish.model import HASH_COLUMN, PublishedLayer
-from geopublish.store.base import LayerSchema
+from geopublish.store.base import LayerSchema, Partition
 from geopublish.store.gpkg import GeoPackageStore
 from geopublish.store.postgis import PostGISStore
 from geopublish.store.raster import RasterStore
@@ -168,6 +168,42 @@ def test_failing_batch_discards_staging_and_keeps_served_version(store):
         store.load(SCHEMA, broken())
     assert store.cleanup("parcels") == []
     assert store.current("parcels").count == 10
+
+
+def test_derived_version_replaces_one_partition_and_leaves_its_base_untouched(store):
+    base = build(store, [frame(0, 30)], "b1")
+    gone = ("2024-01-02", "2024-01-03")  # rows 1, 2, 29 (days cycle over 28)
+    kept = [i for i in range(30) if f"2024-01-{1 + i % 28:02d}" not in gone]
+    new = frame(100, 4, shift=0.5)
+    staged = store.derive(
+        SCHEMA, base, Partition("day", gone), iter([new]), (3.8, 43.6, 4.1, 43.605)
+    )
+    assert staged.count == len(kept) + 4 == 31
+    assert staged.bounds == pytest.approx((3.8, 43.6, 5.335, 43.605))  # kept extent + new rows
+    version = store.publish(staged, meta(staged.count, "b2"))
+    assert version.version == 2 and version.current
+    got = store.read("parcels")
+    want = [f"P{i:04d}" for i in kept] + [f"P{i:04d}" for i in range(100, 104)]
+    assert sorted(got["code"]) == sorted(want)
+    row = got.set_index("code").loc["P0102"]
+    assert (row["day"], int(row["n"]), bool(row["ok"])) == ("2024-01-19", 102, True)
+    assert shapely.equals(row.geometry, new.geometry.iloc[2])
+    assert store.hashes("parcels", 1) == {f"P{i:04d}": f"h{i}-0.0" for i in range(30)}
+    assert store.hashes("parcels", 2, Partition("day", gone)) == {}
+    assert store.hashes("parcels", 1, Partition("day", gone)).keys() == {"P0001", "P0002", "P0029"}
+    assert store.hashes("parcels", 2, Partition("day", ("2024-01-19", "2024-01-20"))) == {
+        "P0018": "h18-0.0", "P0019": "h19-0.0", "P0102": "h102-0.5", "P0103": "h103-0.5"
+    }  # fmt: skip
+    assert store.rollback("parcels", 1).count == 30 and len(store.read("parcels")) == 30
+
+
+def test_derived_version_with_an_id_of_a_kept_row_is_refused_and_base_kept(store):
+    base = build(store, [frame(0, 10)], "b1")
+    with pytest.raises(StoreError, match="'parcels': duplicate ids in 'code'"):
+        staged = store.derive(SCHEMA, base, Partition("day", ("2024-01-01",)), iter([frame(4, 1)]))
+        store.publish(staged, meta(staged.count, "dup"))
+    assert store.current("parcels").version == 1 and len(store.read("parcels")) == 10
+    assert store.cleanup("parcels") == []
 
 
 LOADER = """

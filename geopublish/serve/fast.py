@@ -34,8 +34,8 @@ MEDIA = "application/geo+json"
 def store_provider(provider: dict[str, Any]) -> FeatureProvider:
     """The store's provider for a provider block (GeoPackage or PostGIS), once per request.
 
-    A PostGIS provider reuses the version record the request model read (``g``), so a request
-    costs its data statements only.
+    A PostGIS provider reuses the version record the request model used (``g``), so a request
+    costs its data statements only; the worker's last record is checked by the first of them.
     """
     found = g.get("geopublish_store")
     if found is not None:
@@ -43,7 +43,9 @@ def store_provider(provider: dict[str, Any]) -> FeatureProvider:
     if provider.get("name") == POSTGIS_PROVIDER:
         from geopublish.serve.postgis_provider import PostGISProvider
 
-        made: FeatureProvider = PostGISProvider(provider, g.get("geopublish_layer"))
+        made: FeatureProvider = PostGISProvider(
+            provider, g.get("geopublish_layer"), confirmed=not g.get("geopublish_unconfirmed")
+        )
     else:
         from geopublish.serve.provider import GeoPackageProvider
 

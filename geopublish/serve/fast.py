@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import threading
 import urllib.parse
 from typing import Any
 
@@ -29,6 +30,7 @@ from geopublish.serve.provider_base import FeatureProvider, Row, documents
 from geopublish.serve.request import CRS84, ItemsRequest, apply
 
 MEDIA = "application/geo+json"
+_THREAD = threading.local()
 
 
 def store_provider(provider: dict[str, Any]) -> FeatureProvider:
@@ -40,17 +42,40 @@ def store_provider(provider: dict[str, Any]) -> FeatureProvider:
     found = g.get("geopublish_store")
     if found is not None:
         return found
+    layer = g.get("geopublish_layer")
     if provider.get("name") == POSTGIS_PROVIDER:
         from geopublish.serve.postgis_provider import PostGISProvider
 
         made: FeatureProvider = PostGISProvider(
-            provider, g.get("geopublish_layer"), confirmed=not g.get("geopublish_unconfirmed")
+            provider, layer, confirmed=not g.get("geopublish_unconfirmed")
         )
     else:
-        from geopublish.serve.provider import GeoPackageProvider
-
-        made = GeoPackageProvider(provider)
+        made = _gpkg_provider(provider, layer.location if layer is not None else None)
     g.geopublish_store = made
+    return made
+
+
+def _gpkg_provider(provider: dict[str, Any], path: str | None) -> FeatureProvider:
+    """The calling thread's provider for one GeoPackage version file (no request state in it).
+
+    Building one per request costs more than the by-id query itself (pygeoapi's provider
+    base makes a pyproj CRS each time); a version file never changes, so one per thread and
+    file serves every request on it.
+    """
+    from geopublish.serve.layer import open_layer
+    from geopublish.serve.provider import GeoPackageProvider
+
+    if path is None:
+        return GeoPackageProvider(provider)
+    # The thread's open file for this version: a provider over a file since closed is not reused.
+    layer = open_layer(path, provider.get("table") or provider["name"])
+    cache: dict[int, tuple[dict, Any, FeatureProvider]] = getattr(_THREAD, "providers", None) or {}
+    _THREAD.providers = cache
+    found = cache.get(id(provider))
+    if found is not None and found[0] is provider and found[1] is layer:
+        return found[2]
+    made = GeoPackageProvider(provider, path)
+    cache[id(provider)] = (provider, layer, made)
     return made
 
 

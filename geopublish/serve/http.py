@@ -61,6 +61,8 @@ CQL_JSON_MEDIA = ("application/query-cql-json", "application/json", "application
 GZIP_MAGIC = b"\x1f\x8b"
 
 CACHE_CONTROL = [""]
+# id(provider block) -> (the block, its JSON): part of every ETag, written once per worker.
+_PROVIDER_TEXT: dict[int, tuple[dict[str, Any], str]] = {}
 # What a request keeps on ``g``; cleared when it starts again on a fresh record.
 REQUEST_STATE = (
     "geopublish_request",
@@ -103,9 +105,15 @@ def _exception(status: int, code: str, description: str) -> Response:
 
 def _validators(layer: PublishedLayer, provider: dict[str, Any]) -> tuple[str, dt.datetime]:
     """The ETag of this representation and the version's Last-Modified."""
+    known = _PROVIDER_TEXT.get(id(provider))
+    if known is None or known[0] is not provider:
+        known = _PROVIDER_TEXT[id(provider)] = (
+            provider,
+            json.dumps(provider, sort_keys=True, default=str),
+        )
     key = "\n".join(
         [
-            json.dumps(provider, sort_keys=True, default=str),
+            known[1],
             str(layer.version),
             request.path,
             request.query_string.decode("latin-1"),

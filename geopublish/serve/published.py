@@ -30,6 +30,8 @@ VERSION_FILE = re.compile(r"^v(\d{6})\.")
 # (DSN, schema, collection) -> the last PostGIS record this worker read. A record never changes
 # once published, but a pruned version's number can come back: version and build id name one.
 _RECENT: dict[tuple[str, str, str], PublishedLayer] = {}
+# (version file, table) -> its record, for the version each GeoPackage collection serves.
+_GPKG: dict[tuple[str, str], PublishedLayer] = {}
 
 
 def served_layer(resource: dict[str, Any]) -> PublishedLayer | None:
@@ -63,12 +65,19 @@ def _number(path: Path) -> int:
 
 
 def _gpkg(provider: dict[str, Any]) -> PublishedLayer:
-    path = Path(os.path.realpath(provider["data"]))
+    path = os.path.realpath(provider["data"])
     table = provider.get("table") or ""
-    layer = open_layer(str(path), table)
-    return PublishedLayer.model_validate(layer.meta).placed(
-        version=_number(path), current=True, store="gpkg", location=str(path)
-    )
+    key = (path, table)
+    found = _GPKG.get(key)
+    if found is None:  # a version file never changes: its record is read once per worker
+        layer = open_layer(path, table)
+        found = PublishedLayer.model_validate(layer.meta).placed(
+            version=_number(Path(path)), current=True, store="gpkg", location=path
+        )
+        for old in [k for k in list(_GPKG) if k[1] == table]:
+            _GPKG.pop(old, None)
+        _GPKG[key] = found
+    return found
 
 
 def _postgis(provider: dict[str, Any]) -> PublishedLayer | None:

@@ -35,6 +35,10 @@ JSON_TYPES = FIELD_JSON_SCHEMA
 _LOCAL = threading.local()
 
 
+# (DSN, schema, collection, version, build id) -> first fid of a gapless 1..N version, or None.
+_FIRST_FID: dict[tuple[str, str, str, int, str], int | None] = {}
+
+
 class StaleVersion(Exception):  # noqa: N818 (a signal to start again, not an error)
     """The worker's record of a collection is no longer the current version: read it again."""
 
@@ -170,20 +174,51 @@ class PostGISProvider(FeatureProvider):
             self.confirm()  # no row statement to carry the check
         else:
             select = self._select()
-            rows = self._run(
-                lambda t, guard: (
+            first = self._first_fid() if query.unfiltered and not query.orders else None
+            if first is not None:
+                # Loads write fids 1..N: an unfiltered page is a fid range, not an OFFSET walk.
+                page = sql.SQL("fid >= %s AND fid < %s")
+                params = [first + offset, first + offset + limit]
+                statement = lambda t, guard: (  # noqa: E731
+                    PgQuery(self.types, self.srid).statement(
+                        select, t, sql.SQL(" AND ").join([page, guard]) if guard else page
+                    )
+                    + query.order_by(),
+                    params,
+                )
+            else:
+                statement = lambda t, guard: (  # noqa: E731
                     query.statement(select, t, guard)
                     + query.order_by()
                     + sql.SQL(" LIMIT %s OFFSET %s"),
                     [*query.params, limit, offset],
                 )
-            )
+            rows = self._run(statement)
+            if first is None and query.unfiltered and not query.orders:
+                self._first_fid()  # read once, now that the record is confirmed: next pages
         if query.unfiltered:
             return rows, self.layer.count
         if rows is not None and len(rows) < limit and (rows or offset == 0):
             return rows, offset + len(rows)  # a short page tells the count: no COUNT query
         count = sql.SQL("count(*)")  # the record is confirmed by now: no guard
         return rows, int(self._run(lambda t, _: (query.statement(count, t), query.params))[0][0])
+
+    def _first_fid(self) -> int | None:
+        """The first fid when the version's fids run 1..N without a gap, else None.
+
+        Read once per version and worker, on a confirmed record only (an aggregate always
+        answers a row, so it cannot carry the check).
+        """
+        key = (self.dsn, self.schema, self.table, self.version, self.layer.build_id)
+        if key in _FIRST_FID:
+            return _FIRST_FID[key]
+        if not self.confirmed:
+            return None
+        span = sql.SQL("min(fid), max(fid)")
+        low, high = self._run(lambda t, _: (PgQuery({}, self.srid).statement(span, t), []))[0]
+        first = low if high is not None and high - low + 1 == self.layer.count else None
+        _FIRST_FID[key] = first
+        return first
 
     def _select(self) -> sql.Composable:
         names = [sql.Identifier(n) for n in self.types]

@@ -128,7 +128,7 @@ def test_html_items_page_shows_the_map(api):
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
     # The map element carries its data as JSON in an attribute (tests/pages checks it draws).
-    assert "/assets/vendor/leaflet/" in response.text and 'id="gp-map"' in response.text
+    assert "/assets/vendor/leaflet/" in response.text and "id=\"gp-map\"" in response.text
 
 
 def test_conformance_declares_only_what_the_suite_checks(api):

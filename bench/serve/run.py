@@ -3,6 +3,11 @@
     .venv/bin/python bench/serve/run.py --sizes 100k 1m --duration 10 --out /tmp/serve.md
     (then copy the table into bench/RESULTS.md)
 
+geopublish serves each layer from both of its stores side by side (the GeoPackage store, and the
+same layer built by the CLI into PostGIS, schema ``geopublish`` of the bench database).
+``--before DIR`` also serves both from another copy of the ``geopublish`` package (e.g. ``git
+archive <commit> geopublish | tar -x -C DIR``): before and after a change, in the same run.
+
 Needs wrk (Debian package), PostgreSQL + PostGIS on 127.0.0.1:5432 (trust auth, user postgres),
 tipg in its own virtualenv (``--tipg-python``: pip install tipg uvicorn uvloop httptools) and
 stock pygeoapi in another (``--stock-python``: pip install pygeoapi==0.24.0 GDAL==<libgdal
@@ -31,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
 COUNTS = {"100k": 100_000, "1m": 1_000_000}
-PG = "host=127.0.0.1 user=postgres dbname=gp_bench"
+DB = ["gp_bench"]  # --db: the bench database (peers' tables and geopublish's PostGIS store)
 FIELDS = "code, nom, departement, population, superficie, date_maj"
 
 
@@ -39,17 +44,53 @@ def sh(*args: str, env: dict | None = None) -> None:
     subprocess.run(args, check=True, env=env, cwd=REPO)
 
 
-def geopublish_env(work: Path) -> dict[str, str]:
-    return {
+def pg_dsn() -> str:
+    return f"host=127.0.0.1 user=postgres dbname={DB[0]}"
+
+
+def geopublish_env(work: Path, store: str = "gpkg", code: str | None = None) -> dict[str, str]:
+    """The CLI's environment for one store; ``code``: another copy of the package to run."""
+    var = work / ("var" if store == "gpkg" else "var-postgis")
+    env = {
         **os.environ,
         "GEOPUBLISH_PROJECT_DIR": str(REPO),
-        "GEOPUBLISH_VAR_DIR": str(work / "var"),
+        "GEOPUBLISH_VAR_DIR": str(var),
         "GEOPUBLISH_SOURCE_ROOT": str(work / "data"),
         "GEOPUBLISH_SOURCE_MODE": "local",
         "GEOPUBLISH_COLLECTIONS_DIR": str(work / "collections"),
-        "GEOPUBLISH_PYGEOAPI_CONFIG": str(work / "var" / "pygeoapi-config.yml"),
-        "GEOPUBLISH_OPENAPI": str(work / "var" / "openapi.yml"),
+        "GEOPUBLISH_PYGEOAPI_CONFIG": str(var / "pygeoapi-config.yml"),
+        "GEOPUBLISH_OPENAPI": str(var / "openapi.yml"),
+        "GEOPUBLISH_STORE": store,
     }
+    if store == "postgis":
+        env.update(GEOPUBLISH_POSTGIS_DSN=pg_dsn(), GEOPUBLISH_POSTGIS_SCHEMA="geopublish")
+    if code is not None:  # its own var/: pid file, served URL and config of its own
+        var = Path(env["GEOPUBLISH_VAR_DIR"] + "-before")
+        var.mkdir(parents=True, exist_ok=True)
+        if store == "gpkg" and not (var / "store").exists():
+            (var / "store").symlink_to(work / "var" / "store")
+        env.update(
+            PYTHONPATH=code,
+            GEOPUBLISH_VAR_DIR=str(var),
+            GEOPUBLISH_PYGEOAPI_CONFIG=str(var / "pygeoapi-config.yml"),
+            GEOPUBLISH_OPENAPI=str(var / "openapi.yml"),
+        )
+    return env
+
+
+def _pg_built(cid: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(pg_dsn()) as con:
+        row = con.execute("SELECT to_regclass('geopublish.geopublish_meta') IS NOT NULL").fetchone()
+        if not row[0]:
+            return False
+        return bool(
+            con.execute(
+                "SELECT 1 FROM geopublish.geopublish_meta WHERE collection = %s AND current",
+                (cid,),
+            ).fetchone()
+        )
 
 
 def prepare(size: str, work: Path) -> None:
@@ -67,6 +108,10 @@ def prepare(size: str, work: Path) -> None:
     built = work / "var" / "store" / cid / "current.gpkg"
     if not built.exists():
         sh(PY, "-m", "geopublish", "build", cid, env=env)
+    if not _db():
+        sh("createdb", "-h", "127.0.0.1", "-U", "postgres", DB[0], env=None)
+    if not _pg_built(cid):
+        sh(PY, "-m", "geopublish", "build", cid, env=geopublish_env(work, "postgis"))
     peer = work / "peer" / f"{cid}.gpkg"
     if not peer.exists():
         peer.parent.mkdir(parents=True, exist_ok=True)
@@ -76,16 +121,13 @@ def prepare(size: str, work: Path) -> None:
             con.execute(f"CREATE UNIQUE INDEX {cid}_code ON {cid}(code)")
         con.close()
         sh(
-            "createdb", "-h", "127.0.0.1", "-U", "postgres", "gp_bench", env=None
-        ) if not _db() else None
-        sh(
             "psql",
             "-h",
             "127.0.0.1",
             "-U",
             "postgres",
             "-d",
-            "gp_bench",
+            DB[0],
             "-qc",
             "CREATE EXTENSION IF NOT EXISTS postgis",
         )
@@ -93,7 +135,7 @@ def prepare(size: str, work: Path) -> None:
             "ogr2ogr",
             "-f",
             "PostgreSQL",
-            f"PG:{PG}",
+            f"PG:{pg_dsn()}",
             str(peer),
             "-nln",
             cid,
@@ -112,7 +154,7 @@ def prepare(size: str, work: Path) -> None:
             "-U",
             "postgres",
             "-d",
-            "gp_bench",
+            DB[0],
             "-qc",
             f"CREATE UNIQUE INDEX ON {cid}(code)",
         )
@@ -123,7 +165,7 @@ def prepare(size: str, work: Path) -> None:
             "-U",
             "postgres",
             "-d",
-            "gp_bench",
+            DB[0],
             "-qc",
             f"VACUUM ANALYZE {cid}",
         )
@@ -133,7 +175,7 @@ def _db() -> bool:
     out = subprocess.run(
         ["psql", "-h", "127.0.0.1", "-U", "postgres", "-lqt"], capture_output=True, text=True
     ).stdout
-    return any(line.split("|")[0].strip() == "gp_bench" for line in out.splitlines())
+    return any(line.split("|")[0].strip() == DB[0] for line in out.splitlines())
 
 
 def stock_config(work: Path, sizes: list[str]) -> Path:
@@ -162,7 +204,7 @@ def stock_config(work: Path, sizes: list[str]) -> Path:
                 "geom_field": "geom",
                 "data": {
                     "host": "127.0.0.1",
-                    "dbname": "gp_bench",
+                    "dbname": DB[0],
                     "user": "postgres",
                     "password": "",
                     "search_path": ["public"],
@@ -183,13 +225,28 @@ def stock_config(work: Path, sizes: list[str]) -> Path:
 class Servers:
     """geopublish, stock pygeoapi and tipg, each with 2 workers, on free loopback ports."""
 
-    def __init__(self, work: Path, sizes: list[str], tipg_python: str, stock_python: str) -> None:
+    def __init__(
+        self,
+        work: Path,
+        sizes: list[str],
+        tipg_python: str,
+        stock_python: str,
+        before: str | None = None,
+    ) -> None:
         self.procs: list[subprocess.Popen] = []
         log = open(work / "servers.log", "w")
         env = geopublish_env(work)
-        self.geopublish = self._start(
-            [PY, "-m", "geopublish", "serve", "--port", "5701", "--workers", "2"], env, log, 5701
-        )
+        self.geopublish: dict[str, str] = {}
+        port = 5704
+        for code in (None, before) if before else (None,):
+            for store in ("gpkg", "postgis"):
+                name = f"geopublish {'GeoPackage' if store == 'gpkg' else 'PostGIS'}"
+                name += " (before)" if code else ""
+                serve = [PY, "-m", "geopublish", "serve", "--port", str(port), "--workers", "2"]
+                self.geopublish[name] = self._start(
+                    serve, geopublish_env(work, store, code), log, port
+                )
+                port += 1
         stock = stock_config(work, sizes)
         stock_env = {**env, "PYGEOAPI_CONFIG": str(stock), "PYGEOAPI_OPENAPI": str(work / "o.yml")}
         sh(
@@ -220,7 +277,7 @@ class Servers:
         self.stock = self._start(gunicorn, stock_env, log, 5702)
         tipg_env = {
             **os.environ,
-            "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/gp_bench",
+            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{DB[0]}",
             "TIPG_CATALOG_TTL": "0",
             "TIPG_DB_TABLES": str([f"public.bench_{s}" for s in sizes]).replace("'", '"'),
             "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public", "pg_temp"]',
@@ -345,19 +402,28 @@ def main() -> int:
         "psycopg2 and gunicorn (the OGR and PostgreSQL providers need them)",
     )
     parser.add_argument("--out", type=Path, default=REPO / "var" / "bench-serve" / "serve.md")
+    parser.add_argument("--db", default="gp_bench", help="PostgreSQL database of the bench")
+    parser.add_argument(
+        "--before", help="a copy of the geopublish package to serve beside this one"
+    )
     args = parser.parse_args()
+    DB[0] = args.db
     for size in args.sizes:
         prepare(size, args.work)
-    sh(PY, "-m", "geopublish", "publish", env=geopublish_env(args.work))
+    for store in ("gpkg", "postgis"):
+        sh(PY, "-m", "geopublish", "publish", env=geopublish_env(args.work, store))
     rows = []
     servers = Servers.__new__(Servers)
     servers.procs = []
     try:
-        servers.__init__(args.work, args.sizes, args.tipg_python, args.stock_python)
+        servers.__init__(args.work, args.sizes, args.tipg_python, args.stock_python, args.before)
         for size in args.sizes:
             fid, box = probe(args.work, size)
             targets = {
-                "geopublish": f"{servers.geopublish}/collections/bench_{size}/items",
+                **{
+                    name: f"{url}/collections/bench_{size}/items"
+                    for name, url in servers.geopublish.items()
+                },
                 "pygeoapi PostgreSQL": f"{servers.stock}/collections/pg_{size}/items",
                 "pygeoapi OGR": f"{servers.stock}/collections/ogr_{size}/items",
                 "tipg": f"{servers.tipg}/collections/public.bench_{size}/items",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import threading
 import urllib.parse
 from typing import Any
 
@@ -29,26 +30,61 @@ from geopublish.serve.provider_base import FeatureProvider, Row, documents
 from geopublish.serve.request import CRS84, ItemsRequest, apply
 
 MEDIA = "application/geo+json"
+_THREAD = threading.local()
 
 
 def store_provider(provider: dict[str, Any]) -> FeatureProvider:
     """The store's provider for a provider block (GeoPackage or PostGIS), once per request.
 
-    A PostGIS provider reuses the version record the request model read (``g``), so a request
-    costs its data statements only.
+    A PostGIS provider reuses the version record the request model used (``g``), so a request
+    costs its data statements only; the worker's last record is checked by the first of them.
+    Providers are kept per thread and version (:func:`_kept`).
     """
     found = g.get("geopublish_store")
     if found is not None:
         return found
+    layer = g.get("geopublish_layer")
     if provider.get("name") == POSTGIS_PROVIDER:
         from geopublish.serve.postgis_provider import PostGISProvider
 
-        made: FeatureProvider = PostGISProvider(provider, g.get("geopublish_layer"))
+        confirmed = not g.get("geopublish_unconfirmed")
+        if layer is None:
+            made: FeatureProvider = PostGISProvider(provider)
+        else:
+            made = _kept(provider, layer, lambda: PostGISProvider(provider, layer, confirmed))
+            made.confirmed = confirmed  # type: ignore[attr-defined]
     else:
+        from geopublish.serve.layer import open_layer
         from geopublish.serve.provider import GeoPackageProvider
 
-        made = GeoPackageProvider(provider)
+        path = layer.location if layer is not None else None
+        if path is None:
+            made = GeoPackageProvider(provider)
+        else:
+            # The thread's open file for this version: a provider over a closed one is not kept.
+            opened = open_layer(path, provider.get("table") or provider["name"])
+            made = _kept(provider, opened, lambda: GeoPackageProvider(provider, path))
     g.geopublish_store = made
+    return made
+
+
+def _kept(provider: dict[str, Any], version: Any, make: Any) -> FeatureProvider:
+    """The calling thread's provider for one provider block and one version, made once.
+
+    Building one per request costs more than a by-id query (pygeoapi's provider base makes a
+    pyproj CRS each time); a version never changes, so one per thread and version serves every
+    request on it. ``version`` is the object that names it: the thread's open GeoPackage file,
+    or the PostGIS record in use (a provider that moved on to another record is not kept).
+    """
+    cache: dict[int, tuple[dict, Any, FeatureProvider]] = getattr(_THREAD, "providers", None) or {}
+    _THREAD.providers = cache
+    found = cache.get(id(provider))
+    if found is not None and found[0] is provider and found[1] is version:
+        made = found[2]
+        if getattr(made, "layer", version) is version:
+            return made
+    made = make()
+    cache[id(provider)] = (provider, version, made)
     return made
 
 

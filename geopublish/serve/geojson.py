@@ -5,7 +5,9 @@ polygons that is the largest cost of a request left on the direct path. Here a p
 geometries become one ragged coordinate array (``shapely.to_ragged_array``) and each geometry a
 dict whose leaves are views of it; ``orjson`` writes numpy arrays natively, with the shortest
 text that reads back to the same double (the same numbers ``json.dumps`` would write).
-Geometries of mixed types and collections take shapely's own writer.
+Geometries of mixed types and collections take shapely's own writer. A few small geometries (a
+feature by id, a handful of points) are cheaper as shapely's ``__geo_interface__`` tuples than
+through the ragged array's fixed cost; orjson writes their floats with the same shortest text.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import shapely
 from shapely import GeometryType
 
 OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+# Up to this many geometries and coordinates, per-geometry tuples beat the ragged array.
+SMALL_GEOMETRIES = 8
+SMALL_COORDINATES = 512
 NAMES = {
     GeometryType.POINT: "Point",
     GeometryType.LINESTRING: "LineString",
@@ -54,6 +59,13 @@ def geometries(geoms: np.ndarray) -> list[Any]:
             out[i] = orjson.Fragment(text)
         return out
     assert kind is not None
+    if (
+        len(present) <= SMALL_GEOMETRIES
+        and shapely.get_num_coordinates(geoms[present]).sum() <= SMALL_COORDINATES
+    ):
+        for i in present:
+            out[i] = shapely.geometry.mapping(geoms[i])
+        return out
     name = NAMES[kind]
     _, coords, offsets = shapely.to_ragged_array(geoms[present])
     coords = np.ascontiguousarray(coords)

@@ -25,7 +25,8 @@ from pygeoapi.api import itemtypes
 
 from geopublish.model import GPKG_PROVIDER, POSTGIS_PROVIDER, PublishedLayer
 from geopublish.serve.fast import store_provider, try_serve
-from geopublish.serve.published import served_layer
+from geopublish.serve.postgis_provider import StaleVersion
+from geopublish.serve.published import recent_layer, served_layer
 from geopublish.serve.request import (
     RequestError,
     parse_feature,
@@ -60,6 +61,18 @@ CQL_JSON_MEDIA = ("application/query-cql-json", "application/json", "application
 GZIP_MAGIC = b"\x1f\x8b"
 
 CACHE_CONTROL = [""]
+# id(provider block) -> (the block, its JSON): part of every ETag, written once per worker.
+_PROVIDER_TEXT: dict[int, tuple[dict[str, Any], str]] = {}
+# What a request keeps on ``g``; cleared when it starts again on a fresh record.
+REQUEST_STATE = (
+    "geopublish_request",
+    "geopublish_body_filter",
+    "geopublish_layer",
+    "geopublish_unconfirmed",
+    "geopublish_store",
+    "geopublish_row",
+    "geopublish_validators",
+)
 
 
 def _parse_filter_text(text: str) -> Any:
@@ -92,9 +105,15 @@ def _exception(status: int, code: str, description: str) -> Response:
 
 def _validators(layer: PublishedLayer, provider: dict[str, Any]) -> tuple[str, dt.datetime]:
     """The ETag of this representation and the version's Last-Modified."""
+    known = _PROVIDER_TEXT.get(id(provider))
+    if known is None or known[0] is not provider:
+        known = _PROVIDER_TEXT[id(provider)] = (
+            provider,
+            json.dumps(provider, sort_keys=True, default=str),
+        )
     key = "\n".join(
         [
-            json.dumps(provider, sort_keys=True, default=str),
+            known[1],
             str(layer.version),
             request.path,
             request.query_string.decode("latin-1"),
@@ -150,24 +169,65 @@ def before() -> Response | None:
         return None
     from pygeoapi.flask_app import api_
 
-    provider = _provider(api_.config["resources"].get(match["cid"]))
+    resource = api_.config["resources"].get(match["cid"])
+    provider = _provider(resource)
     if provider is None:
         return None
-    layer = served_layer(api_.config["resources"][match["cid"]])
+    recent = recent_layer(provider) if _checked_by_statement(match) else None
+    if recent is not None:
+        try:
+            return _answer(match, provider, recent, confirmed=False)
+        except StaleVersion:
+            for key in REQUEST_STATE:  # start again on the current record
+                g.pop(key, None)
+    layer = served_layer(resource)
     if layer is None:
         return _exception(503, "ServiceUnavailable", f"collection {match['cid']!r} is not served")
+    return _answer(match, provider, layer, confirmed=True)
+
+
+def _checked_by_statement(match: re.Match) -> bool:
+    """Whether the request's first data statement runs before any answer depends on the record.
+
+    Feature requests read their row first; a GET of items that is not conditional reads its
+    page before answering. Those may start from the worker's last PostGIS record, which that
+    statement checks (:class:`~geopublish.serve.postgis_provider.PostGISProvider`).
+    """
+    if match["rest"] is None or not match["rest"].startswith("/items"):
+        return False
+    if match["fid"] is not None:
+        return request.method in ("GET", "HEAD")
+    conditional = request.if_none_match or request.if_modified_since is not None
+    return request.method == "GET" and not conditional
+
+
+def _answer(
+    match: re.Match, provider: dict[str, Any], layer: PublishedLayer, confirmed: bool
+) -> Response | None:
+    """The response of ``before`` on ``layer``; StaleVersion when an unconfirmed record decides.
+
+    ``confirmed`` is False for the worker's last PostGIS record: every answer then comes from a
+    data statement that checked it, or the request starts again on the record read now.
+    """
     g.geopublish_layer = layer
+    g.geopublish_unconfirmed = not confirmed
     rest = match["rest"] or ""
     try:
         _check(match["cid"], rest, match["fid"], layer, provider)
     except RequestError as exc:
+        if not confirmed:
+            raise StaleVersion(match["cid"]) from exc
         return _exception(exc.status, exc.code, str(exc))
     if request.method == "POST":
         return None
     fid = match["fid"]
     if fid is not None and "\x00" not in fid:
-        g.geopublish_row = store_provider(provider).row(fid)  # the direct path reuses it
+        # The direct path reuses the row; reading it confirms the record (or StaleVersion).
+        g.geopublish_row = store_provider(provider).row(fid)
+        confirmed = True
     if fid is not None and g.get("geopublish_row") is None:
+        if not confirmed:
+            raise StaleVersion(match["cid"])
         # Answered here for every format: an unknown id is a client's 404, not a logged error.
         return _exception(
             404, "NotFound", f"no feature {match['fid'][:80]!r} in collection {match['cid']!r}"
@@ -178,12 +238,17 @@ def before() -> Response | None:
         response = Response(status=304)
         _decorate(response, etag, built)
         return response
+    answered = None
     if rest.startswith("/items") and request.method == "GET":
         try:
-            return try_serve(match["cid"], match["fid"], g.get("geopublish_request"), provider)
+            answered = try_serve(match["cid"], match["fid"], g.get("geopublish_request"), provider)
         except (QueryError, RequestError) as exc:  # what a store's query cannot translate
+            if not confirmed:
+                raise StaleVersion(match["cid"]) from exc
             return _exception(400, "InvalidParameterValue", f"collection {match['cid']!r}: {exc}")
-    return None
+    if answered is None and not confirmed:
+        raise StaleVersion(match["cid"])  # pygeoapi answers on the record read now
+    return answered
 
 
 def _decorate(response: Response, etag: str, built: dt.datetime) -> None:

@@ -177,11 +177,14 @@ class PgQuery:
             return sql.SQL("{}(geom, {})").format(sql.SQL(SPATIAL[type(node)]), literal)
         raise PgQueryError(f"unsupported filter construct {type(node).__name__}")
 
-    def statement(self, select: sql.Composable, table: sql.Composable) -> sql.Composed:
-        """``SELECT select FROM table WHERE ...`` (no ORDER BY)."""
+    def statement(
+        self, select: sql.Composable, table: sql.Composable, guard: sql.Composable | None = None
+    ) -> sql.Composed:
+        """``SELECT select FROM table WHERE ...`` (no ORDER BY), ``guard`` one more condition."""
+        conditions = [*self.where, guard] if guard is not None else self.where
         where = (
-            sql.SQL(" WHERE {}").format(sql.SQL(" AND ").join(self.where))
-            if self.where
+            sql.SQL(" WHERE {}").format(sql.SQL(" AND ").join(conditions))
+            if conditions
             else sql.SQL("")
         )
         return sql.SQL("SELECT {} FROM {}{}").format(select, table, where)

@@ -1,10 +1,15 @@
 """geopublish's pygeoapi feature provider for the PostGIS store.
 
-Each request reads the collection's current row of ``geopublish_meta`` (version, stored count,
-fields) and queries that version's table directly: count and features come from one immutable
-version, and ``numberMatched`` of an unfiltered request is the stored count, never a COUNT.
-If a swap and a prune both happen between the two statements, the table is gone: the request
-reads the metadata again and retries once. Connections are kept per thread and per DSN.
+Each request works on the collection's current record of ``geopublish_meta`` (version, stored
+count, fields) and queries that version's table directly: count and features come from one
+immutable version, and ``numberMatched`` of an unfiltered request is the stored count, never a
+COUNT. The record is either read for the request, or the one this worker read last
+(``confirmed=False``): then the first data statement also checks that this version is still the
+current one (one round trip, not two), and an empty answer reads the current version before it
+stands. A record found out of date raises :class:`StaleVersion`, and the request starts again
+on a fresh one. If a swap and a prune both happen between a read record and its statement, the
+table is gone: the request reads the metadata again and retries once. Connections are kept per
+thread and per DSN.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import shapely
+from flask import g, has_app_context
 from psycopg import sql
 from pygeoapi.provider.base import ProviderConnectionError
 
@@ -27,6 +33,14 @@ from geopublish.serve.provider_base import FeatureProvider, Row
 
 JSON_TYPES = FIELD_JSON_SCHEMA
 _LOCAL = threading.local()
+
+
+# (DSN, schema, collection, version, build id) -> first fid of a gapless 1..N version, or None.
+_FIRST_FID: dict[tuple[str, str, str, int, str], int | None] = {}
+
+
+class StaleVersion(Exception):  # noqa: N818 (a signal to start again, not an error)
+    """The worker's record of a collection is no longer the current version: read it again."""
 
 
 def _connection(dsn: str) -> psycopg.Connection:
@@ -53,56 +67,98 @@ class PostGISProvider(FeatureProvider):
     query_errors = (PgQueryError,)
 
     def __init__(
-        self, provider_def: dict[str, Any], published: PublishedLayer | None = None
+        self,
+        provider_def: dict[str, Any],
+        published: PublishedLayer | None = None,
+        confirmed: bool = True,
     ) -> None:
         super().__init__(provider_def)
         self.dsn = dsn_of(provider_def)
         self.schema = provider_def.get("schema", "geopublish")
         self.table = provider_def["table"]
         self.queryables = queryables.declared(provider_def)
-        if published is not None and published.store == "postgis":
-            # The request model already read the current version's record: no second read.
-            self._use(published.version, published.model_dump(mode="json"))
+        if published is None and has_app_context():
+            published = g.get("geopublish_layer")  # pygeoapi's provider: the request's record
+        self.confirmed = True
+        if published and published.store == "postgis" and published.collection == self.table:
+            # The request model already has the version's record: no second read.
+            self._use(published)
+            self.confirmed = confirmed
         else:
             self._load_meta()
 
-    def _use(self, version: int, meta: dict[str, Any]) -> None:
-        self.version, self.meta = version, meta
-        self.types: dict[str, str] = self.meta["fields"]
-        self.id_field = self.meta["id_column"]
-        self.srid = srid(self.meta["storage_crs"])
+    def _use(self, layer: PublishedLayer) -> None:
+        self.layer = layer
+        self.version = layer.version
+        self.types: dict[str, str] = layer.fields
+        assert layer.id_column is not None
+        self.id_field = layer.id_column
+        self.srid = srid(layer.storage_crs)
         self._fields = self.get_fields()
 
     def _load_meta(self) -> None:
-        row = (
-            _connection(self.dsn)
-            .execute(
-                sql.SQL("SELECT version, meta FROM {} WHERE collection = %s AND current").format(
-                    sql.Identifier(self.schema, META_TABLE)
-                ),
-                (self.table,),
-            )
-            .fetchone()
-        )
-        if row is None:
+        from geopublish.serve.published import read_postgis
+
+        layer = read_postgis(self.dsn, self.schema, self.table)
+        if layer is None:
             raise ProviderConnectionError(user_msg=f"collection {self.table!r} is not published")
-        self._use(int(row[0]), row[1])
+        self._use(layer)
+
+    def _guard(self) -> sql.Composable | None:
+        """While the record is unconfirmed: its version is still the current one."""
+        if self.confirmed:
+            return None
+        return sql.SQL(
+            "EXISTS (SELECT 1 FROM {} WHERE collection = {} AND version = {} AND current "
+            "AND meta->>'build_id' = {})"
+        ).format(
+            sql.Identifier(self.schema, META_TABLE),
+            sql.Literal(self.table),
+            sql.Literal(self.version),
+            sql.Literal(self.layer.build_id),
+        )
+
+    def confirm(self) -> None:
+        """Check the record against the current version now; StaleVersion if it is not."""
+        if self.confirmed:
+            return
+        from geopublish.serve.published import read_postgis
+
+        current = read_postgis(self.dsn, self.schema, self.table)
+        if current is None or (current.version, current.build_id) != (
+            self.version,
+            self.layer.build_id,
+        ):
+            raise StaleVersion(self.table)
+        self.confirmed = True
 
     def get_fields(self) -> dict[str, dict[str, str]]:
         """Field names and JSON Schema types, from the build's metadata."""
         return {n: dict(JSON_TYPES[t]) for n, t in self.types.items()}
 
     def _run(self, build: Any) -> list[Row]:
+        """Rows of ``build(table, guard)``; an unconfirmed record is confirmed by the answer.
+
+        A statement that returns rows, guarded, proves the record current; an empty one
+        reads the current version before it stands.
+        """
         for attempt in (0, 1):
             table = sql.Identifier(self.schema, version_table(self.table, self.version))
-            statement, params = build(table)
+            statement, params = build(table, self._guard())
             try:
                 with _connection(self.dsn).cursor(binary=True) as cur:
-                    return cur.execute(statement, params).fetchall()
+                    rows = cur.execute(statement, params).fetchall()
             except psycopg.errors.UndefinedTable:
-                if attempt:
+                if attempt or not self.confirmed:
+                    self.confirm()  # an unconfirmed record's table pruned: StaleVersion
                     raise
                 self._load_meta()
+                continue
+            if rows:
+                self.confirmed = True
+            else:
+                self.confirm()
+            return rows
         raise AssertionError("unreachable")
 
     def new_query(self) -> PgQuery:
@@ -114,20 +170,55 @@ class PostGISProvider(FeatureProvider):
     ) -> tuple[list[Row] | None, int]:
         """The page's rows (None for hits only) and numberMatched."""
         rows = None
-        if not hits:
+        if hits:
+            self.confirm()  # no row statement to carry the check
+        else:
             select = self._select()
-            rows = self._run(
-                lambda t: (
-                    query.statement(select, t) + query.order_by() + sql.SQL(" LIMIT %s OFFSET %s"),
+            first = self._first_fid() if query.unfiltered and not query.orders else None
+            if first is not None:
+                # Loads write fids 1..N: an unfiltered page is a fid range, not an OFFSET walk.
+                page = sql.SQL("fid >= %s AND fid < %s")
+                params = [first + offset, first + offset + limit]
+                statement = lambda t, guard: (  # noqa: E731
+                    PgQuery(self.types, self.srid).statement(
+                        select, t, sql.SQL(" AND ").join([page, guard]) if guard else page
+                    )
+                    + query.order_by(),
+                    params,
+                )
+            else:
+                statement = lambda t, guard: (  # noqa: E731
+                    query.statement(select, t, guard)
+                    + query.order_by()
+                    + sql.SQL(" LIMIT %s OFFSET %s"),
                     [*query.params, limit, offset],
                 )
-            )
+            rows = self._run(statement)
+            if first is None and query.unfiltered and not query.orders:
+                self._first_fid()  # read once, now that the record is confirmed: next pages
         if query.unfiltered:
-            return rows, int(self.meta["count"])
+            return rows, self.layer.count
         if rows is not None and len(rows) < limit and (rows or offset == 0):
             return rows, offset + len(rows)  # a short page tells the count: no COUNT query
-        count = sql.SQL("count(*)")
-        return rows, int(self._run(lambda t: (query.statement(count, t), query.params))[0][0])
+        count = sql.SQL("count(*)")  # the record is confirmed by now: no guard
+        return rows, int(self._run(lambda t, _: (query.statement(count, t), query.params))[0][0])
+
+    def _first_fid(self) -> int | None:
+        """The first fid when the version's fids run 1..N without a gap, else None.
+
+        Read once per version and worker, on a confirmed record only (an aggregate always
+        answers a row, so it cannot carry the check).
+        """
+        key = (self.dsn, self.schema, self.table, self.version, self.layer.build_id)
+        if key in _FIRST_FID:
+            return _FIRST_FID[key]
+        if not self.confirmed:
+            return None
+        span = sql.SQL("min(fid), max(fid)")
+        low, high = self._run(lambda t, _: (PgQuery({}, self.srid).statement(span, t), []))[0]
+        first = low if high is not None and high - low + 1 == self.layer.count else None
+        _FIRST_FID[key] = first
+        return first
 
     def _select(self) -> sql.Composable:
         names = [sql.Identifier(n) for n in self.types]
@@ -140,7 +231,7 @@ class PostGISProvider(FeatureProvider):
             query.equals(self.id_field, identifier)
         except PgQueryError:
             return None  # an id of the wrong type matches nothing
-        rows = self._run(lambda t: (query.statement(self._select(), t), query.params))
+        rows = self._run(lambda t, guard: (query.statement(self._select(), t, guard), query.params))
         return rows[0] if rows else None
 
     def names(self) -> list[str]:

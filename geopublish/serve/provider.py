@@ -23,10 +23,11 @@ class GeoPackageProvider(FeatureProvider):
 
     query_errors = (QueryError,)
 
-    def __init__(self, provider_def: dict[str, Any]) -> None:
+    def __init__(self, provider_def: dict[str, Any], path: str | None = None) -> None:
         super().__init__(provider_def)
         self.table = provider_def.get("table") or provider_def["name"]
-        self.layer: Layer = open_layer(os.path.realpath(self.data), self.table)
+        # ``path``: the version file the request already resolved (the same version throughout).
+        self.layer: Layer = open_layer(path or os.path.realpath(self.data), self.table)
         self.id_field = self.layer.id_column
         self._fields = self.layer.json_fields()
         self.queryables = queryables.declared(provider_def)

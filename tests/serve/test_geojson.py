@@ -29,12 +29,23 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("copies", [1, geojson.SMALL_GEOMETRIES])  # a few; a page's ragged array
 @pytest.mark.parametrize("case", CASES)
-def test_same_geojson_as_shapely(case):
-    geoms = shapely.from_wkt([*CASES[case], None])
+def test_same_geojson_as_shapely(case, copies):
+    geoms = shapely.from_wkt([*CASES[case] * copies, None])
     ours = [json.loads(geojson.dumps(g)) for g in geojson.geometries(geoms)]
     theirs = [json.loads(t) if t is not None else None for t in shapely.to_geojson(geoms)]
     assert ours == theirs
+
+
+def test_a_few_geometries_are_written_as_a_page_writes_them():
+    wkt = CASES["MultiPolygon"]
+    few = shapely.from_wkt(wkt)
+    page = shapely.from_wkt(wkt * geojson.SMALL_GEOMETRIES)
+    assert len(page) > geojson.SMALL_GEOMETRIES
+    written = [geojson.dumps(g) for g in geojson.geometries(few)]
+    assert written == [geojson.dumps(g) for g in geojson.geometries(page)[: len(few)]]
+    assert all(isinstance(g, dict) for g in geojson.geometries(page))
 
 
 def test_full_precision_round_trips():

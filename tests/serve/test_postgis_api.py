@@ -261,3 +261,49 @@ def test_killed_loader_leaves_published_table_and_next_build_cleans_up(pg_site, 
     report = json.loads((pg_site["root"] / "var/reports/parks/latest.json").read_text())
     assert "removed 1 leftover staging file(s)" in report["notes"]
     assert snapshot(pg_site) == before
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def one_worker(request, shared_data, tmp_path):
+    """The parks layer on one store, served by one worker: it reuses what it read last."""
+    dsn = request.getfixturevalue("postgis_dsn") if request.param == "postgis" else None
+    site = make_site(tmp_path, shared_data, request.param, dsn)
+    server = Server(site["env"], workers=1)
+    yield {**site, "url": f"{server.url}/collections/parks/items"}
+    server.stop()
+    if site["schema"]:
+        drop_schema(dsn, site["schema"])
+
+
+def test_a_rebuild_and_a_rollback_show_at_the_very_next_request(one_worker, shared_data):
+    url = one_worker["url"]
+    every = get(url, limit=10000, skipGeometry="true").json()["features"]
+    ilot = next(f["id"] for f in every if f["properties"]["classe"] != "EV")
+    green = next(f["id"] for f in every if f["properties"]["classe"] == "EV")
+    greens = sum(f["properties"]["classe"] == "EV" for f in every)
+
+    def state() -> tuple:
+        page, item = get(url, limit=5), get(f"{url}/{green}")
+        gone = get(f"{url}/{ilot}").status_code
+        return page.json()["numberMatched"], gone, page.headers["ETag"], item.headers["ETag"]
+
+    for _ in range(3):  # the worker's last record is this version's
+        first = state()
+    assert first[:2] == (len(every), 200)
+    spec = parks_spec(shared_data)
+    spec["source"]["where"] = "CLASS == 'EV'"
+    (one_worker["root"] / "collections/test/parks.yml").write_text(yaml.safe_dump(spec))
+    assert run_cli(one_worker["env"], "build", "parks").returncode == 0
+
+    rebuilt = state()
+    assert rebuilt[:2] == (greens, 404)
+    assert rebuilt[2] != first[2] and rebuilt[3] != first[3]
+    stale = {"If-None-Match": first[2]}
+    assert requests.get(url, params={"f": "json", "limit": 5}, headers=stale).status_code == 200
+    html = requests.get(f"{url}/{ilot}", params={"f": "html"}, timeout=60)
+    assert html.status_code == 404
+
+    back = run_cli(one_worker["env"], "rollback", "parks")
+    assert back.returncode == 0, back.stderr
+    assert state() == first
+    assert requests.get(f"{url}/{ilot}", params={"f": "html"}, timeout=60).status_code == 200

@@ -327,3 +327,45 @@ def test_a_raster_staging_file_of_a_dead_process_is_cleaned_up(tmp_path):
     assert sorted(store.cleanup("parcels")) == sorted(str(p) for p in leftovers)
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
     assert store.current("parcels").version == 1
+
+
+def indexed_columns(store, version: PublishedLayer) -> set[str]:
+    """The columns of the version's table that lead an index (both stores' catalogues)."""
+    if store.kind == "gpkg":
+        import sqlite3
+
+        with sqlite3.connect(version.location) as con:
+            names = [r[1] for r in con.execute("PRAGMA index_list(parcels)")]
+            leads = [con.execute(f'PRAGMA index_info("{n}")').fetchone() for n in names]
+            return {lead[2] for lead in leads if lead}
+    with store.connect() as con:
+        rows = con.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+            "JOIN pg_namespace s ON s.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] "
+            "WHERE c.relname = %s AND s.nspname = %s",
+            (version.location, store.schema),
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def test_every_property_is_indexed_and_a_value_too_long_for_a_btree_is_kept(store):
+    fields = {**FIELDS, "note": "string"}
+    schema = LayerSchema("parcels", fields, "MultiPolygon", "OGC:CRS84", "code")
+    batch = frame(0, 20)
+    # ~9 kB that does not compress: beyond PostgreSQL's 2.7 kB B-tree entry limit
+    long = "".join(f"{(i * 7919) % 10007:05d}" for i in range(1800))
+    batch["note"] = ["court"] * 19 + [long]
+    staged = store.load(schema, iter([batch]))
+    layer = meta(staged.count, "b1").model_copy(update={"fields": fields})
+    version = store.publish(staged, layer)
+    assert version.count == 20
+    assert set(fields) <= indexed_columns(store, version)
+    if store.kind == "postgis":  # the over-long column's index is a hash (equality) index
+        with store.connect() as con:
+            kinds = con.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+                (store.schema, version.location),
+            ).fetchall()
+        assert [k for (k,) in kinds if "USING hash (note)" in k], kinds
+    assert store.read("parcels")["note"].iloc[19] == long

@@ -1,8 +1,10 @@
-"""Whether the process that left a marker, a lock or a temporary file is still running."""
+"""Whether the process that left a marker, a lock or a temporary file still runs; peak memory."""
 
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 
 def other_alive(pid: int) -> bool:
@@ -14,3 +16,17 @@ def other_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def peak_rss_mb() -> float | None:
+    """The calling process's resident-memory high-water mark in MB (``VmHWM``; None off Linux).
+
+    Not ``getrusage``: Linux carries the pre-exec image's high-water mark into ``ru_maxrss``,
+    so a spawned child would report at least its parent's peak at the fork.
+    """
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return round(int(found.group(1)) / 1024, 1) if found else None

@@ -1,19 +1,41 @@
-"""The downloads of a staged version, written before its swap (see publish/downloads.py)."""
+"""The downloads of a staged version, written before its swap (see publish/downloads.py).
+
+They are written in a fresh child process (``spawn``): the build process has reached its own
+high-water mark by then (the ids and dedupe keys it kept, glibc's retained pages), and the
+writers' buffers would stack on top of it. The child opens the store from the same settings,
+streams the staged copy and exits, giving its memory back; its peak RSS goes in the report.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from geopublish import parallel
+from geopublish.errors import PublishError
 from geopublish.model import PublishedLayer
+from geopublish.procs import peak_rss_mb
 from geopublish.publish.downloads import Downloads
 from geopublish.settings import Settings
-from geopublish.store import FeatureStore, Staged
+from geopublish.store import Staged, open_store
 
 
-def make_downloads(
-    settings: Settings, store: FeatureStore, staged: Staged, layer: PublishedLayer
-) -> dict[str, Any]:
-    """Write every download format of ``layer`` from its staging copy; the files' summary."""
+def write_downloads(settings: Settings, staged: Staged, layer: PublishedLayer) -> dict[str, Any]:
+    """Write every format of ``layer`` from its staging copy (in the child); the manifest."""
+    parallel.cap_arenas()
+    started = time.monotonic()
+    steps: dict[str, dict[str, float | None]] = {}
+
+    def step(key: str) -> None:
+        done = sum(s["seconds"] or 0.0 for s in steps.values())
+        seconds = round(time.monotonic() - started - done, 3)
+        steps[key] = {"seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+
+    store = open_store(settings)
     manifest = Downloads(settings.downloads_dir).write(
         layer.collection,
         layer.build_id,
@@ -21,5 +43,35 @@ def make_downloads(
         geometry_type=layer.geometry_type or "Geometry",
         storage_crs=layer.storage_crs,
         bbox=layer.bbox,
+        batch_size=settings.batch_size,
+        on_step=step,
     )
-    return {k: {"size": v["size"], "sha256": v["sha256"]} for k, v in manifest["files"].items()}
+    seconds = round(time.monotonic() - started, 3)
+    process = {"peak_rss_mb": peak_rss_mb(), "seconds": seconds, "steps": steps}
+    return {"manifest": manifest, "process": process}
+
+
+def make_downloads(
+    settings: Settings, staged: Staged, layer: PublishedLayer
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write every download format of ``layer`` in a child process.
+
+    Returns the files' summary (size, SHA-256 per format) and the child's figures: peak RSS
+    and time, in total and after each format (``ru_maxrss`` only grows, so a step's figure is
+    the high-water mark up to its end).
+    The child opens the store from ``settings`` and reads the same staged copy (the build's
+    staging connection stays here).
+    """
+    plain = dataclasses.replace(staged, extra={})  # a connection does not cross processes
+    context = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            done = pool.submit(write_downloads, settings, plain, layer).result()
+    except BrokenProcessPool as exc:
+        raise PublishError(
+            f"collection {layer.collection!r}: the process writing the downloads died "
+            f"(killed, or out of memory): {exc}"
+        ) from exc
+    files = done["manifest"]["files"]
+    summary = {k: {"size": v["size"], "sha256": v["sha256"]} for k, v in files.items()}
+    return summary, done["process"]

@@ -117,7 +117,9 @@ def _locked(
         store = stores.of(spec)
         try:
             if not spec.is_raster:
-                report.data["downloads"] = make_downloads(settings, stores.features, staged, layer)
+                files, process = make_downloads(settings, staged, layer)
+                report.data["downloads"] = files
+                report.data["downloads_process"] = process
         except BaseException:
             store.discard(staged)
             raise

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,8 +100,15 @@ class Downloads:
         geometry_type: str,
         storage_crs: str,
         bbox: list[float] | None,
+        batch_size: int = 5000,
+        on_step: Callable[[str], None] = lambda key: None,
     ) -> dict[str, Any]:
-        """Write every format of one build from ``stream``; return the manifest."""
+        """Write every format of one build from ``stream``; return the manifest.
+
+        The formats derived from the GeoPackage read it ``batch_size`` rows at a time (GDAL's
+        Arrow reader would otherwise hand over 65 536 rows per batch). ``on_step`` is called
+        with each format's key once its file is written.
+        """
         final = self.folder(collection, build_id)
         if (final / MANIFEST).is_file():
             return self.manifest(collection, build_id) or {}
@@ -109,7 +116,9 @@ class Downloads:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
-            files = _write_all(collection, tmp, stream, geometry_type, storage_crs, bbox)
+            files = _write_all(
+                collection, tmp, stream, geometry_type, storage_crs, bbox, batch_size, on_step
+            )
             manifest = {"collection": collection, "build_id": build_id, "files": files}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
             os.replace(tmp, final)
@@ -148,6 +157,8 @@ def _write_all(
     geometry_type: str,
     storage_crs: str,
     bbox: list[float] | None,
+    batch_size: int,
+    on_step: Callable[[str], None],
 ) -> dict[str, Any]:
     crs = gdal_crs(storage_crs)
     gpkg = folder / f"{collection}.gpkg"
@@ -155,9 +166,12 @@ def _write_all(
         stream, str(gpkg), layer=collection, driver="GPKG", geometry_name="geom",
         geometry_type=geometry_type, crs=crs, **OPTIONS["GPKG"],
     )  # fmt: skip
+    on_step(FORMATS[0].key)
     for fmt in FORMATS[1:]:
         path = folder / f"{collection}.{fmt.suffix}"
-        with pyogrio.open_arrow(str(gpkg), layer=collection, use_pyarrow=True) as (meta, rd):
+        with pyogrio.open_arrow(
+            str(gpkg), layer=collection, use_pyarrow=True, batch_size=batch_size
+        ) as (meta, rd):
             geom = meta["geometry_name"] or "geom"
             if fmt.driver is None:
                 _parquet(path, rd, geom, geometry_type, storage_crs, bbox)
@@ -166,6 +180,7 @@ def _write_all(
                     rd, str(path), layer=collection, driver=fmt.driver, geometry_name=geom,
                     geometry_type=geometry_type, crs=crs, **OPTIONS[fmt.driver],
                 )  # fmt: skip
+        on_step(fmt.key)
     files = {}
     for fmt in FORMATS:
         path = folder / f"{collection}.{fmt.suffix}"

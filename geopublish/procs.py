@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import re
+import signal
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1  # Linux prctl option
 
 
 def other_alive(pid: int) -> bool:
@@ -30,3 +35,20 @@ def peak_rss_mb() -> float | None:
         return None
     found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
     return round(int(found.group(1)) / 1024, 1) if found else None
+
+
+def die_with_parent(parent: int) -> None:
+    """End this (child) process when ``parent`` ends, so a killed build leaves no writer behind.
+
+    Linux only (``prctl(PR_SET_PDEATHSIG)``); elsewhere a no-op. A parent already gone before
+    the call ends the child at once.
+    """
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        ctypes.CDLL(name).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != parent:
+        os._exit(1)

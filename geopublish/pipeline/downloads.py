@@ -4,12 +4,14 @@ They are written in a fresh child process (``spawn``): the build process has rea
 high-water mark by then (the ids and dedupe keys it kept, glibc's retained pages), and the
 writers' buffers would stack on top of it. The child opens the store from the same settings,
 streams the staged copy and exits, giving its memory back; its peak RSS goes in the report.
+It dies with the build process (a build killed by a timeout leaves no writer running).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -18,14 +20,17 @@ from typing import Any
 from geopublish import parallel
 from geopublish.errors import PublishError
 from geopublish.model import PublishedLayer
-from geopublish.procs import peak_rss_mb
+from geopublish.procs import die_with_parent, peak_rss_mb
 from geopublish.publish.downloads import Downloads
 from geopublish.settings import Settings
 from geopublish.store import Staged, open_store
 
 
-def write_downloads(settings: Settings, staged: Staged, layer: PublishedLayer) -> dict[str, Any]:
+def write_downloads(
+    settings: Settings, staged: Staged, layer: PublishedLayer, parent: int
+) -> dict[str, Any]:
     """Write every format of ``layer`` from its staging copy (in the child); the manifest."""
+    die_with_parent(parent)
     parallel.cap_arenas()
     started = time.monotonic()
     steps: dict[str, dict[str, float | None]] = {}
@@ -66,7 +71,7 @@ def make_downloads(
     context = multiprocessing.get_context("spawn")
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            done = pool.submit(write_downloads, settings, plain, layer).result()
+            done = pool.submit(write_downloads, settings, plain, layer, os.getpid()).result()
     except BrokenProcessPool as exc:
         raise PublishError(
             f"collection {layer.collection!r}: the process writing the downloads died "

@@ -1,10 +1,11 @@
 """The downloads of a staged version, written before its swap (see publish/downloads.py).
 
-They are written in a fresh child process (``spawn``): the build process has reached its own
-high-water mark by then (the ids and dedupe keys it kept, glibc's retained pages), and the
-writers' buffers would stack on top of it. The child opens the store from the same settings,
-streams the staged copy and exits, giving its memory back; its peak RSS goes in the report.
-It dies with the build process (a build killed by a timeout leaves no writer running).
+A large layer's (``Settings.downloads_child_from`` features or more) are written in a fresh
+child process (``spawn``): the build process has reached its own high-water mark by then (the
+ids and dedupe keys it kept, glibc's retained pages), and the writers' buffers would stack on
+top of it. The child opens the store from the same settings, streams the staged copy and
+exits, giving its memory back; its peak RSS goes in the report. It dies with the build
+process (a build killed by a timeout leaves no writer running).
 """
 
 from __future__ import annotations
@@ -27,11 +28,15 @@ from geopublish.store import Staged, open_store
 
 
 def write_downloads(
-    settings: Settings, staged: Staged, layer: PublishedLayer, parent: int
+    settings: Settings, staged: Staged, layer: PublishedLayer, parent: int | None = None
 ) -> dict[str, Any]:
-    """Write every format of ``layer`` from its staging copy (in the child); the manifest."""
-    die_with_parent(parent)
-    parallel.cap_arenas()
+    """Write every format of ``layer`` from its staging copy; the manifest and the figures.
+
+    ``parent``: the build process's id, when this runs in the child.
+    """
+    if parent is not None:
+        die_with_parent(parent)
+        parallel.cap_arenas()
     started = time.monotonic()
     steps: dict[str, dict[str, float | None]] = {}
 
@@ -59,14 +64,17 @@ def write_downloads(
 def make_downloads(
     settings: Settings, staged: Staged, layer: PublishedLayer
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Write every download format of ``layer`` in a child process.
+    """Write every download format of ``layer``, in a child process for a large layer.
 
-    Returns the files' summary (size, SHA-256 per format) and the child's figures: peak RSS
-    and time, in total and after each format (``ru_maxrss`` only grows, so a step's figure is
-    the high-water mark up to its end).
-    The child opens the store from ``settings`` and reads the same staged copy (the build's
-    staging connection stays here).
+    Returns the files' summary (size, SHA-256 per format) and the writing process's figures:
+    ``child``, peak RSS and time, in total and after each format (a high-water mark only
+    grows: a step's figure is the peak up to its end). The child opens the store from
+    ``settings`` and reads the same staged copy (the build's staging connection stays here).
     """
+    if layer.count < settings.downloads_child_from:
+        done = write_downloads(settings, staged, layer)
+        done["process"]["child"] = False
+        return _summary(done["manifest"]), done["process"]
     plain = dataclasses.replace(staged, extra={})  # a connection does not cross processes
     context = multiprocessing.get_context("spawn")
     try:
@@ -77,6 +85,9 @@ def make_downloads(
             f"collection {layer.collection!r}: the process writing the downloads died "
             f"(killed, or out of memory): {exc}"
         ) from exc
-    files = done["manifest"]["files"]
-    summary = {k: {"size": v["size"], "sha256": v["sha256"]} for k, v in files.items()}
-    return summary, done["process"]
+    done["process"]["child"] = True
+    return _summary(done["manifest"]), done["process"]
+
+
+def _summary(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {k: {"size": v["size"], "sha256": v["sha256"]} for k, v in manifest["files"].items()}

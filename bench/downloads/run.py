@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "bench" / "build"))
 import datasets  # noqa: E402
 from run import postgis_ok, spec, timed  # noqa: E402
 
-SCHEMA = "geopublish_bench_dl"
+SCHEMA = "geopublish_bench_dl"  # + the count: runs of two sizes may overlap
 
 
 def alone(var: Path, cid: str, out: Path) -> None:
@@ -98,9 +98,10 @@ def main() -> int:
         if store == "postgis":
             import psycopg
 
+            schema = f"{SCHEMA}_{args.count}"
             with psycopg.connect(args.postgis_dsn, autocommit=True) as con:
-                con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-            env.update(GEOPUBLISH_POSTGIS_DSN=args.postgis_dsn, GEOPUBLISH_POSTGIS_SCHEMA=SCHEMA)
+                con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            env.update(GEOPUBLISH_POSTGIS_DSN=args.postgis_dsn, GEOPUBLISH_POSTGIS_SCHEMA=schema)
         build = timed([sys.executable, "-m", "geopublish", "-q", "build", name], env)
         report = json.loads((var / "reports" / name / "latest.json").read_text())
         child = report["downloads_process"]

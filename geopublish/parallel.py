@@ -33,7 +33,7 @@ _pool: ThreadPoolExecutor | None = None
 
 
 @functools.cache
-def _cap_arenas() -> None:
+def cap_arenas() -> None:
     """Ask glibc for two malloc arenas at most, once per process.
 
     A no-op off glibc or when the user set ``MALLOC_ARENA_MAX``.
@@ -73,7 +73,7 @@ def pmap(func: Callable[[np.ndarray], Any], values: np.ndarray) -> np.ndarray:
         return np.asarray(func(values))
     global _pool
     if _pool is None or _pool._max_workers < parts:
-        _cap_arenas()
+        cap_arenas()
         _pool = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="geopublish-geom")
     chunks = np.array_split(values, parts)
     return np.concatenate([np.asarray(r) for r in _pool.map(func, chunks)])
@@ -91,7 +91,7 @@ def prefetch[T](items: Iterator[T]) -> Iterator[T]:
     if threads() <= 1:
         yield from items
         return
-    _cap_arenas()
+    cap_arenas()
     slot: queue.Queue[Any] = queue.Queue(maxsize=1)
     stop = threading.Event()
 

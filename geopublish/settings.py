@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         5_000,
         description="Features per build batch; the four build stages hold one batch each.",
     )
+    downloads_child_from: int = Field(
+        50_000,
+        ge=0,
+        description="Features from which a layer's downloads are written by a fresh child "
+        "process, after the build's own memory peak (0: always); below, in the build "
+        "process, where a child's start-up would cost more than the memory it saves.",
+    )
     threads: int | None = Field(
         None,
         ge=1,

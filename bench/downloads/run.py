@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/downloads/run.py --count 1000000 --stores gpkg,postgis
 
-For each store: ``geopublish build`` (which writes the five downloads before its swap) under
-``/usr/bin/time -v``, then the downloads alone, in a fresh process: the served version
-streamed by the store's ``scan`` into :class:`geopublish.publish.downloads.Downloads` (what the
-build does between its gates and its swap). Prints a Markdown table (wall seconds, peak RSS of
-the client process; the PostgreSQL server's memory is not counted) and the files' sizes.
+For each store: ``geopublish build`` (which writes the five downloads before its swap, in a
+child process) under ``/usr/bin/time -v``: wall time and the peak RSS of the largest process
+of the tree; then, from the build report, each process's own high-water mark (the build
+process's ``peak_rss_mb``, the downloads child's ``downloads_process``) and the child's time and
+high-water mark after each format. ``--alone`` also times the downloads of the served version
+in a fresh process. The PostgreSQL server's memory is not counted. Prints Markdown tables and
+the files' sizes.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ sys.path.insert(0, str(REPO / "bench" / "build"))
 import datasets  # noqa: E402
 from run import postgis_ok, spec, timed  # noqa: E402
 
-SCHEMA = "geopublish_bench_dl"
+SCHEMA = "geopublish_bench_dl"  # + the count: runs of two sizes may overlap
 
 
 def alone(var: Path, cid: str, out: Path) -> None:
@@ -59,10 +61,11 @@ def main() -> int:
     parser.add_argument(
         "--postgis-dsn", default="host=127.0.0.1 port=5432 user=postgres dbname=test"
     )
-    parser.add_argument("--alone", nargs=3, metavar=("VAR", "ID", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--alone", action="store_true", help="also time the downloads alone")
+    parser.add_argument("--child", nargs=3, metavar=("VAR", "ID", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.alone:
-        alone(Path(args.alone[0]), args.alone[1], Path(args.alone[2]))
+    if args.child:
+        alone(Path(args.child[0]), args.child[1], Path(args.child[2]))
         return 0
     work = args.workdir.resolve()
     name = f"polygons_{args.count}"
@@ -72,7 +75,8 @@ def main() -> int:
     collections = work / "collections" / f"dl_{name}"
     (collections / "bench").mkdir(parents=True, exist_ok=True)
     (collections / "bench" / f"{name}.yml").write_text(yaml.safe_dump(spec("polygons", source)))
-    rows = []
+    rows: list[dict] = []
+    steps: list[dict] = []
     for store in args.stores.split(","):
         if store == "postgis" and not postgis_ok(args.postgis_dsn):
             print("PostGIS not reachable: skipped", file=sys.stderr)
@@ -85,6 +89,7 @@ def main() -> int:
             GEOPUBLISH_COLLECTIONS_DIR=str(collections),
             GEOPUBLISH_VAR_DIR=str(var),
             GEOPUBLISH_SOURCE_MODE="local",
+            GEOPUBLISH_SOURCE_ALLOW=str(work / "data"),  # the generated inputs
             GEOPUBLISH_PYGEOAPI_CONFIG=str(var / "pygeoapi-config.yml"),
             GEOPUBLISH_OPENAPI=str(var / "openapi.yml"),
             GEOPUBLISH_KEEP_VERSIONS="1",
@@ -93,25 +98,45 @@ def main() -> int:
         if store == "postgis":
             import psycopg
 
+            schema = f"{SCHEMA}_{args.count}"
             with psycopg.connect(args.postgis_dsn, autocommit=True) as con:
-                con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-            env.update(GEOPUBLISH_POSTGIS_DSN=args.postgis_dsn, GEOPUBLISH_POSTGIS_SCHEMA=SCHEMA)
+                con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            env.update(GEOPUBLISH_POSTGIS_DSN=args.postgis_dsn, GEOPUBLISH_POSTGIS_SCHEMA=schema)
         build = timed([sys.executable, "-m", "geopublish", "-q", "build", name], env)
+        report = json.loads((var / "reports" / name / "latest.json").read_text())
+        child = report["downloads_process"]
+        build["processes"] = {"build": report["peak_rss_mb"], "downloads": child["peak_rss_mb"]}
         rows.append({"store": store, "step": "build incl. downloads", **build})
         print(json.dumps(rows[-1]), flush=True)
+        steps.append({"store": store, "sizes": report["downloads"], **child})
+        print(json.dumps(steps[-1]), flush=True)
+        if not args.alone:
+            continue
         out = var / "downloads-alone"
-        cmd = [sys.executable, __file__, "--alone", str(var), name, str(out)]
+        cmd = [sys.executable, __file__, "--child", str(var), name, str(out)]
         dl = timed(cmd, env)
         manifest = next((out / name).iterdir()) / "manifest.json"
         sizes = {k: v["size"] for k, v in json.loads(manifest.read_text())["files"].items()}
         rows.append({"store": store, "step": "downloads alone", **dl, "sizes": sizes})
         print(json.dumps(rows[-1]), flush=True)
-    print("| store | step | wall s | CPU s | peak MB |\n|---|---|---|---|---|")
+    print("| store | step | wall s | CPU s | peak MB (largest process) | build / downloads "
+          "process peak MB |\n|---|---|---|---|---|---|")  # fmt: skip
     for r in rows:
+        own = r.get("processes")
+        each = f"{own['build']:.0f} / {own['downloads']:.0f}" if own else "–"
         print(
             f"| {r['store']} | {r['step']} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} "
-            f"| {r['peak_mb']:.0f} |"
+            f"| {r['peak_mb']:.0f} | {each} |"
         )
+    print("\n| store | format | s | MB (child high-water mark at its end) | file MB |")
+    print("|---|---|---|---|---|")
+    for s in steps:
+        for key, figures in s["steps"].items():
+            size = s["sizes"][key]["size"] / 2**20  # each format's key is its suffix
+            print(
+                f"| {s['store']} | {key} | {figures['seconds']:.1f} "
+                f"| {figures['peak_rss_mb']:.0f} | {size:.0f} |"
+            )
     for r in rows:
         if "sizes" in r:
             mb = {k: round(v / 2**20) for k, v in r["sizes"].items()}

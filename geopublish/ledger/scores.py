@@ -18,7 +18,22 @@ others; the first day takes today's value). Today's values:
 - completeness: min(count, reference) / max(count, reference) where a reference count is
   declared (``config/references.yml``), else None.
 
-History: ``var/history/<id>/scores.jsonl``, one entry per computation, the newest
+Each publisher of a federated layer is scored the same way at each run of its layer
+(:func:`score_publisher`), from its own history:
+
+- availability: the share of the last 24 h's runs of the layer in which the publisher's file
+  was fetched and read (its run not "failed"), same steps;
+- freshness: the time since its rows last changed (its last accepted new input) over its own
+  declared refresh interval, else the layer's, same steps;
+- conformity: its last read that reached its gate: accepted → 1, refused (valid share fallen
+  by more than ``federation.max_valid_drop``) → 0;
+- validity: the share of its rows read that passed the schema and the national checks, in
+  its last accepted read;
+- completeness: min(rows, reference) / max(rows, reference) where ``config/references.yml``
+  declares ``<layer>/<publisher>``, else None.
+
+History: ``var/history/<id>/scores.jsonl`` (a publisher's:
+``var/history/<id>/publishers/<slug>/scores.jsonl``), one entry per computation, the newest
 :data:`KEEP` kept; the daily series is the last entry of each day.
 """
 
@@ -121,11 +136,23 @@ def combine(entries: Iterable[dict[str, Any]]) -> dict[str, float | None]:
 
 
 class ScoreLog:
-    """The bounded score history of one subject (a layer) in ``scores.jsonl``."""
+    """The bounded score history of one subject (a layer, or one publisher of a layer)."""
 
-    def __init__(self, var_dir: Path, collection: str) -> None:
+    def __init__(self, var_dir: Path, collection: str, publisher: str | None = None) -> None:
         self.collection = collection
-        self.path = var_dir / "history" / collection / "scores.jsonl"
+        self.publisher = publisher
+        folder = var_dir / "history" / collection
+        if publisher is not None:
+            folder = folder / "publishers" / publisher
+        self.path = folder / "scores.jsonl"
+
+    @staticmethod
+    def publishers(var_dir: Path, collection: str) -> list[str]:
+        """The publishers of ``collection`` that have a score history, sorted."""
+        folder = var_dir / "history" / collection / "publishers"
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if (p / "scores.jsonl").is_file())
 
     def read(self) -> list[dict[str, Any]]:
         """Every kept entry, oldest first (lines that do not parse are skipped)."""
@@ -162,6 +189,21 @@ class ScoreLog:
         os.replace(tmp, self.path)
 
 
+def smoothed(
+    history: list[dict[str, Any]], today: dict[str, float | None], now: datetime
+) -> dict[str, float | None]:
+    """Today's values smoothed on the last entry of an earlier day (none: taken as they are)."""
+    day = iso(now)[:10]
+    before = [e for e in history if e["at"][:10] < day]
+    previous = before[-1]["scores"] if before else {}
+    return {k: smooth(previous.get(k), today[k], ALPHA[k]) for k in SCORES}
+
+
+def within(moment: str, now: datetime) -> bool:
+    """Whether a ledger time falls in the 24 h window ending at ``now``."""
+    return now - WINDOW < parse_time(moment) <= now
+
+
 def score_layer(
     var_dir: Path,
     collection: str,
@@ -178,16 +220,13 @@ def score_layer(
     log = ScoreLog(var_dir, collection)
     history = log.read()
     runs = RunLog(var_dir, collection).read(10**6)[::-1]  # oldest first
-    since = now - WINDOW
     checks = [
         bool(r.get("source_ok", True))
         for r in runs
-        if r.get("finished") and since < parse_time(r["finished"]) <= now
+        if r.get("finished") and within(r["finished"], now)
     ]
     checks += [
-        bool(e["probe"])
-        for e in history
-        if e.get("probe") is not None and since < parse_time(e["at"]) <= now
+        bool(e["probe"]) for e in history if e.get("probe") is not None and within(e["at"], now)
     ]
     if probe is not None:
         checks.append(probe)
@@ -206,14 +245,10 @@ def score_layer(
         "validity": validity_level(built[-1]["counts"] if built else None),
         "completeness": completeness_level(count, reference),
     }
-    day = iso(now)[:10]
-    before = [e for e in history if e["at"][:10] < day]
-    previous = before[-1]["scores"] if before else {}
-    scores = {k: smooth(previous.get(k), today[k], ALPHA[k]) for k in SCORES}
     entry = {
         "collection": collection,
         "at": iso(now),
-        "scores": scores,
+        "scores": smoothed(history, today, now),
         "today": today,
         "inputs": {
             "checks_24h": len(checks),
@@ -226,6 +261,87 @@ def score_layer(
             "last_outcome": runs[-1]["outcome"] if runs else None,
         },
         "probe": probe,
+    }
+    if record:
+        log.append(entry)
+    return entry
+
+
+def score_publisher(
+    var_dir: Path,
+    collection: str,
+    publisher: str,
+    *,
+    name: str,
+    events: list[dict[str, Any]],
+    check: bool | None,
+    checked: str | None,
+    outcome: str | None,
+    interval: str | None,
+    count: int | None,
+    reference: int | None = None,
+    now: datetime | None = None,
+    record: bool = True,
+) -> dict[str, Any]:
+    """Today's and the smoothed scores of one publisher of a federated layer; record them.
+
+    Parameters
+    ----------
+    events
+        The publisher's history, oldest first: ``at``, ``outcome`` (published: a new input
+        accepted; refused: its gate refused it; failed: its file could not be read) and, when
+        published, ``share_valid``.
+    check
+        Whether its file answered in the run being scored (None: no run read it, e.g. the
+        scheduler's hourly computation).
+    checked, outcome
+        When the last run checked it and what became of it (published, unchanged, refused,
+        failed); a check is counted once, however often one scores.
+    """
+    now = now or datetime.now(UTC)
+    log = ScoreLog(var_dir, collection, publisher)
+    history = log.read()
+    latest = history[-1] if history else None
+    if latest is not None and checked is not None and latest["inputs"].get("checked") == checked:
+        check = None  # this run's check is counted already
+    checks = [
+        bool(e["check"]) for e in history if e.get("check") is not None and within(e["at"], now)
+    ]
+    if check is not None:
+        checks.append(check)
+    ratio = sum(checks) / len(checks) if checks else None
+    past = [e for e in events if parse_time(e["at"]) <= now]
+    published = [e for e in past if e["outcome"] == "published"]
+    gated = [e for e in past if e["outcome"] in ("published", "refused")]
+    changed = parse_time(published[-1]["at"]) if published else None
+    share = published[-1].get("share_valid") if published else None
+    today = {
+        "availability": availability_level(ratio),
+        "freshness": freshness_level(
+            (now - changed).total_seconds() if changed else None, interval_seconds(interval)
+        ),
+        "conformity": (1.0 if gated[-1]["outcome"] == "published" else 0.0) if gated else None,
+        "validity": round(float(share), 6) if share is not None else None,
+        "completeness": completeness_level(count, reference),
+    }
+    entry = {
+        "collection": collection,
+        "publisher": publisher,
+        "name": name,
+        "at": iso(now),
+        "scores": smoothed(history, today, now),
+        "today": today,
+        "inputs": {
+            "checks_24h": len(checks),
+            "answered_24h": sum(checks),
+            "last_change": iso(changed) if changed else None,
+            "refresh_interval": interval,
+            "count": count,
+            "reference": reference,
+            "last_outcome": outcome,
+            "checked": checked,
+        },
+        "check": check,
     }
     if record:
         log.append(entry)

@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from geopublish.procs import peak_rss_mb
+
 
 def now_iso() -> str:
     """UTC time, second precision, ISO 8601 with Z."""
@@ -38,7 +40,12 @@ class Report:
         self.stats = self.data["features"]
 
     def finish(self, outcome: str, error: str | None = None) -> dict[str, Any]:
-        """Close the report with an outcome: published, unchanged, refused or failed."""
+        """Close the report with an outcome: published, unchanged, refused or failed.
+
+        ``peak_rss_mb`` is the build process's resident-memory high-water mark so far; the
+        downloads' child process reports its own in ``downloads_process``.
+        """
+        self.data["peak_rss_mb"] = peak_rss_mb()
         return finish(self.data, outcome, error, round(time.monotonic() - self.started, 3))
 
 

@@ -117,9 +117,11 @@ def _locked(
         store = stores.of(spec)
         try:
             if not spec.is_raster:
-                report.data["downloads"] = make_downloads(
-                    settings, stores.features, staged, layer, report.data.get("build_path")
+                files, process = make_downloads(
+                    settings, staged, layer, report.data.get("build_path")
                 )
+                report.data["downloads"] = files
+                report.data["downloads_process"] = process
         except BaseException:
             store.discard(staged)
             raise

@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,11 +104,16 @@ class Downloads:
         storage_crs: str,
         bbox: list[float] | None,
         base: tuple[str, str, tuple[str, ...]] | None = None,
+        batch_size: int = 5000,
+        on_step: Callable[[str], None] = lambda key: None,
     ) -> dict[str, Any]:
         """Write every format of one build from ``stream``; return the manifest.
 
         With ``base`` (a build id, a column, values), ``stream`` holds only the rows whose
         ``column`` is in ``values``: each file is that build's with those rows replaced.
+        The formats derived from the GeoPackage read it ``batch_size`` rows at a time (GDAL's
+        Arrow reader would otherwise hand over 65 536 rows per batch). ``on_step`` is called
+        with each format's key once its file is written.
         """
         final = self.folder(collection, build_id)
         if (final / MANIFEST).is_file():
@@ -120,9 +125,11 @@ class Downloads:
             if base is not None:
                 old = self.folder(collection, base[0])
                 files = _derive_all(collection, tmp, old, base[1], base[2], stream,
-                                    geometry_type, storage_crs, bbox)  # fmt: skip
+                                    geometry_type, storage_crs, bbox, batch_size,
+                                    on_step)  # fmt: skip
             else:
-                files = _write_all(collection, tmp, stream, geometry_type, storage_crs, bbox)
+                files = _write_all(collection, tmp, stream, geometry_type, storage_crs, bbox,
+                                   batch_size, on_step)  # fmt: skip
             manifest = {"collection": collection, "build_id": build_id, "files": files}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
             os.replace(tmp, final)
@@ -161,6 +168,8 @@ def _write_all(
     geometry_type: str,
     storage_crs: str,
     bbox: list[float] | None,
+    batch_size: int,
+    on_step: Callable[[str], None],
     only: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     crs = gdal_crs(storage_crs)
@@ -169,11 +178,14 @@ def _write_all(
         stream, str(gpkg), layer=collection, driver="GPKG", geometry_name="geom",
         geometry_type=geometry_type, crs=crs, **OPTIONS["GPKG"],
     )  # fmt: skip
+    on_step(FORMATS[0].key)
     for fmt in FORMATS[1:]:
         if only is not None and fmt.key not in only:
             continue
         path = folder / f"{collection}.{fmt.suffix}"
-        with pyogrio.open_arrow(str(gpkg), layer=collection, use_pyarrow=True) as (meta, rd):
+        with pyogrio.open_arrow(
+            str(gpkg), layer=collection, use_pyarrow=True, batch_size=batch_size
+        ) as (meta, rd):
             geom = meta["geometry_name"] or "geom"
             if fmt.driver is None:
                 _parquet(path, rd, geom, geometry_type, storage_crs, bbox)
@@ -182,6 +194,7 @@ def _write_all(
                     rd, str(path), layer=collection, driver=fmt.driver, geometry_name=geom,
                     geometry_type=geometry_type, crs=crs, **OPTIONS[fmt.driver],
                 )  # fmt: skip
+        on_step(fmt.key)
     return {} if only is not None else _files(collection, folder)
 
 
@@ -210,6 +223,8 @@ def _derive_all(
     geometry_type: str,
     storage_crs: str,
     bbox: list[float] | None,
+    batch_size: int,
+    on_step: Callable[[str], None],
 ) -> dict[str, Any]:
     """Every format from the ``old`` build's files, the rows of ``values`` replaced.
 
@@ -221,8 +236,8 @@ def _derive_all(
     crs = gdal_crs(storage_crs)
     new = folder / ".new"
     new.mkdir()
-    _write_all(collection, new, stream, geometry_type, storage_crs, bbox, only=("gpkg",
-               "geojson", "csv"))  # fmt: skip
+    _write_all(collection, new, stream, geometry_type, storage_crs, bbox, batch_size,
+               lambda key: None, only=("gpkg", "geojson", "csv"))  # fmt: skip
     gpkg = folder / f"{collection}.gpkg"
     shutil.copyfile(old / gpkg.name, gpkg)
     with sqlite3.connect(gpkg) as con:
@@ -240,22 +255,29 @@ def _derive_all(
                 (*bbox, collection),
             )
         con.close()
+    on_step("gpkg")
     name = f"{collection}.geojson"
     replace_geojson(old / name, new / name, folder / name, column, values)
+    on_step("geojson")
     name = f"{collection}.csv"
     replace_csv(old / name, new / name, folder / name, column, values)
+    on_step("csv")
     path = folder / f"{collection}.fgb"
-    with pyogrio.open_arrow(str(gpkg), layer=collection, use_pyarrow=True) as (meta, rd):
+    with pyogrio.open_arrow(
+        str(gpkg), layer=collection, use_pyarrow=True, batch_size=batch_size
+    ) as (meta, rd):
         pyogrio.write_arrow(
             rd, str(path), layer=collection, driver="FlatGeobuf",
             geometry_name=meta["geometry_name"] or "geom", geometry_type=geometry_type, crs=crs,
             **OPTIONS["FlatGeobuf"],
         )  # fmt: skip
+    on_step("fgb")
     name = f"{collection}.parquet"
     kept = _kept_batches(old / name, column, values)
     with pyogrio.open_arrow(str(new / gpkg.name), layer=collection, use_pyarrow=True) as (m, rd):
         _parquet(folder / name, rd, m["geometry_name"] or "geom", geometry_type, storage_crs,
                  bbox, first=kept)  # fmt: skip
+    on_step("parquet")
     shutil.rmtree(new)
     return _files(collection, folder)
 

@@ -2,7 +2,8 @@
 
 Scores are computed by the pipeline and the scheduler (``ledger/scores.py``); this module only
 reads the ledger: each layer's newest entry, its daily series, its last run and its refused
-runs. Collection documents get a ``quality`` block with the current scores. The dashboard
+runs; for a federated layer, each publisher's too. Collection documents get a ``quality``
+block with the current scores (a federated layer's, per publisher). The dashboard
 (``/tableau-de-bord``) loads Bootstrap and Chart.js from ``/assets/vendor``: no outside request.
 """
 
@@ -75,6 +76,9 @@ class Quality:
                 else None
             ),
             "refused": refused,
+            "publishers": [
+                self.publisher(cid, slug, days) for slug in ScoreLog.publishers(var, cid)
+            ],
             "links": {
                 "report": f"{base}/reports/{cid}",
                 "reports": f"{base}/reports/{cid}/history",
@@ -83,14 +87,38 @@ class Quality:
             },
         }
 
+    def publisher(self, cid: str, slug: str, days: int = 90) -> dict[str, Any]:
+        """Current scores and daily history of one publisher of a federated layer."""
+        log = ScoreLog(self.settings.var_dir, cid, slug)
+        latest = log.latest() or {}
+        return {
+            "collection": cid,
+            "publisher": slug,
+            "name": latest.get("name", slug),
+            "scores": latest.get("scores") or dict.fromkeys(SCORES),
+            "today": latest.get("today"),
+            "computed_at": latest.get("at"),
+            "inputs": latest.get("inputs"),
+            "history": [{"day": e["at"][:10], **e["scores"]} for e in log.daily(days)],
+            "links": {
+                "report": f"{self.settings.public_url}/federation/{cid}/publishers/{slug}",
+            },
+        }
+
     def summary(self) -> dict[str, Any]:
-        """Every layer, and the mean scores per publisher and over the catalogue."""
+        """Every layer, and the mean scores per publisher and over the catalogue.
+
+        A publisher's mean covers the layers it publishes and its scores as a publisher of
+        federated layers.
+        """
         layers = [self.layer(cid) for cid in self.layers()]
         groups: dict[str, list[dict[str, Any]]] = {}
         for item in layers:
             publisher = self.resources.get(item["collection"], {}).get("x-geopublish-publisher")
             if publisher:
                 groups.setdefault(publisher, []).append(item)
+            for one in item["publishers"]:
+                groups.setdefault(one["name"], []).append(one)
         return {
             "rules": "https://github.com/geopublish/geopublish/blob/main/DESIGN.md#quality-scores",
             "catalogue": combine(layers),
@@ -111,15 +139,17 @@ class Quality:
     def dashboard(self) -> Response:
         """The French dashboard: scores, charts, last runs, refused refreshes."""
         summary = self.summary()
+        publishers = [p for layer in summary["layers"] for p in layer["publishers"]]
+        history = {i["collection"]: i["history"] for i in summary["layers"]}
+        history |= {f"{p['collection']}--{p['publisher']}": p["history"] for p in publishers}
         html = PAGE.render(
             layers=summary["layers"],
+            publishers=publishers,
             catalogue=summary["catalogue"],
             labels=LABELS,
             outcomes=OUTCOMES,
             scores=SCORES,
-            data=json.dumps(
-                {i["collection"]: i["history"] for i in summary["layers"]}, ensure_ascii=False
-            ).replace("</", "<\\/"),
+            data=json.dumps(history, ensure_ascii=False).replace("</", "<\\/"),
         )
         return Response(html, mimetype="text/html")
 
@@ -141,12 +171,19 @@ class Quality:
             return response
         if not isinstance(doc, dict):
             return response
-        latest = ScoreLog(self.settings.var_dir, match["cid"]).latest()
+        cid = match["cid"]
+        latest = ScoreLog(self.settings.var_dir, cid).latest()
         doc["quality"] = {
             "scores": latest["scores"] if latest else dict.fromkeys(SCORES),
             "computed_at": latest["at"] if latest else None,
-            "href": f"{self.settings.public_url}/quality/{match['cid']}",
+            "href": f"{self.settings.public_url}/quality/{cid}",
         }
+        slugs = ScoreLog.publishers(self.settings.var_dir, cid)
+        if slugs:
+            doc["quality"]["publishers"] = {
+                one["publisher"]: {k: one[k] for k in ("name", "scores", "computed_at", "links")}
+                for one in (self.publisher(cid, slug, days=1) for slug in slugs)
+            }
         text = json.dumps(doc, ensure_ascii=False).encode("utf-8")
         response.set_data(gzip.compress(text) if zipped else text)
         return response
@@ -176,6 +213,10 @@ PAGE = Environment(autoescape=select_autoescape(default=True)).from_string("""\
 <link rel="stylesheet" href="/assets/vendor/bootstrap/dist/css/bootstrap.min.css">
 </head>
 <body>
+{% macro cell(v) %}{% set good = v is not none and v >= 0.9 %}
+{% set bad = v is not none and v < 0.5 %}
+<td class="{{ 'text-success' if good else 'text-danger' if bad else '' }}">
+{{ "%.2f"|format(v) if v is not none else "–" }}</td>{% endmacro %}
 <main class="container my-4">
 <h1 class="h3">Qualité des couches publiées</h1>
 <p class="text-secondary">Scores entre 0 et 1, lissés chaque jour (règles : disponibilité sur
@@ -193,10 +234,7 @@ des géométries, complétude par rapport au référentiel).
 <tr data-layer="{{ layer.collection }}">
 <td><a href="{{ layer.links.collection }}">{{ layer.title }}</a>
 <br><code>{{ layer.collection }}</code></td>
-{% for s in scores %}{% set v = layer.scores[s] %}
-{% set good = v is not none and v >= 0.9 %}{% set bad = v is not none and v < 0.5 %}
-<td class="{{ 'text-success' if good else 'text-danger' if bad else '' }}">
-{{ "%.2f"|format(v) if v is not none else "–" }}</td>{% endfor %}
+{% for s in scores %}{{ cell(layer.scores[s]) }}{% endfor %}
 <td>{% if layer.last_run %}{{ outcomes.get(layer.last_run.outcome, layer.last_run.outcome) }}
 <br><small>{{ layer.last_run.finished }}</small>{% else %}aucune{% endif %}</td>
 <td><a href="{{ layer.links.report }}">dernier rapport</a> ·
@@ -205,6 +243,28 @@ des géométries, complétude par rapport au référentiel).
 {% endfor %}
 </tbody>
 </table>
+<h2 class="h4 mt-4">Producteurs des couches fédérées</h2>
+{% if publishers %}
+<p class="text-secondary">Chaque producteur est noté sur son propre fichier : disponibilité
+(fichier lu à chaque exécution, sur 24 h), fraîcheur selon sa propre fréquence déclarée,
+conformité (contrôle de sa part de lignes valides), validité (part des lignes conformes au
+schéma), complétude par rapport au référentiel déclaré.</p>
+<table class="table table-sm align-middle" id="publishers">
+<thead><tr><th>Producteur</th><th>Couche</th>{% for s in scores %}<th>{{ labels[s] }}</th>
+{% endfor %}<th>Dernière lecture</th><th>Rapport</th></tr></thead>
+<tbody>
+{% for p in publishers %}
+<tr data-publisher="{{ p.collection }}/{{ p.publisher }}">
+<td>{{ p.name }}<br><code>{{ p.publisher }}</code></td><td><code>{{ p.collection }}</code></td>
+{% for s in scores %}{{ cell(p.scores[s]) }}{% endfor %}
+<td>{% set o = (p.inputs or {}).get("last_outcome") %}{{ outcomes.get(o, o or "aucune") }}
+<br><small>{{ (p.inputs or {}).get("checked") or "" }}</small></td>
+<td><a href="{{ p.links.report }}">rapport du producteur</a></td>
+</tr>
+{% endfor %}
+</tbody>
+</table>
+{% else %}<p id="no-publishers">Aucune couche fédérée publiée.</p>{% endif %}
 <h2 class="h4 mt-4">Mises à jour refusées</h2>
 {% set ns = namespace(any=false) %}
 <ul id="refused">
@@ -223,6 +283,13 @@ des géométries, complétude par rapport au référentiel).
 <h3 class="h6">{{ layer.title }}</h3>
 <canvas id="chart-{{ layer.collection }}" width="400" height="220"
  aria-label="Historique des scores de {{ layer.title }}"></canvas>
+</div></div></div>
+{% endfor %}
+{% for p in publishers %}
+<div class="col-md-6 col-lg-4 mb-3"><div class="card"><div class="card-body">
+<h3 class="h6">{{ p.name }} <small class="text-secondary">({{ p.collection }})</small></h3>
+<canvas id="chart-{{ p.collection }}--{{ p.publisher }}" width="400" height="220"
+ aria-label="Historique des scores de {{ p.name }}"></canvas>
 </div></div></div>
 {% endfor %}
 </div>

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from geopublish.ledger.scores import ScoreLog, score_layer
+from geopublish.ledger.scores import ScoreLog, score_layer, score_publisher
 
 
 def at(day: int, hour: int) -> datetime:
@@ -107,3 +107,70 @@ def test_history_is_bounded(tmp_path, monkeypatch):
     for hour in range(2, 12):
         score_layer(tmp_path, "x", interval=None, count=1, now=at(1, hour))
     assert len(ScoreLog(tmp_path, "x").read()) == 5
+
+
+def publisher_run(var, events, day, hour, outcome, check, *, count=45):
+    """One run of a federated layer as the publisher saw it: its history line, then its scores."""
+    if outcome != "unchanged":
+        line = {"at": stamp(day, hour), "outcome": outcome}
+        if outcome == "published":
+            line["share_valid"] = 0.9  # 45 of 50 rows valid
+        events.append(line)
+    return score_publisher(
+        var, "fed", "cd31", name="Département de la Haute-Garonne", events=list(events),
+        check=check, checked=stamp(day, hour), outcome=outcome, interval="1d", count=count,
+        reference=50, now=at(day, hour),
+    )  # fmt: skip
+
+
+def test_publisher_scores_follow_the_rules_from_its_own_history(tmp_path):
+    events: list[dict] = []
+    day1 = publisher_run(tmp_path, events, 1, 6, "published", True)
+    assert day1["today"] == {
+        "availability": 1.0,  # its file answered in the one run of the last 24 h
+        "freshness": 1.0,  # its rows changed just now; its interval is 1 day
+        "conformity": 1.0,  # its gate accepted the read
+        "validity": 0.9,  # 45 of 50 rows valid
+        "completeness": 0.9,  # 45 rows, reference 50
+    }
+    assert day1["scores"] == day1["today"]
+
+    # The scheduler's hourly computation: no run read the publisher, no new check.
+    later = score_publisher(
+        tmp_path, "fed", "cd31", name="x", events=list(events), check=True,
+        checked=stamp(1, 6), outcome="published", interval="1d", count=45, reference=50,
+        now=at(1, 12),
+    )  # fmt: skip
+    assert later["inputs"]["checks_24h"] == 1 and later["check"] is None
+
+    day2 = publisher_run(tmp_path, events, 2, 5, "failed", False)
+    # Window (1 Nov 05:00, 2 Nov 05:00]: the answer of 1 Nov 06:00 and today's failure: 50 %.
+    assert (day2["inputs"]["checks_24h"], day2["inputs"]["answered_24h"]) == (2, 1)
+    assert day2["today"]["availability"] == 0.0
+    assert day2["scores"]["availability"] == pytest.approx(0.95)  # 0.95·1 + 0.05·0
+    assert day2["today"]["freshness"] == 1.0  # 23 h since its rows changed
+    assert day2["today"]["conformity"] == 1.0  # a failed read reaches no gate
+    assert day2["inputs"]["last_outcome"] == "failed"
+
+    day4 = publisher_run(tmp_path, events, 4, 6, "refused", True)
+    assert day4["today"]["availability"] == 1.0  # 1 of 1 in (3 Nov 06:00, 4 Nov 06:00]
+    assert day4["scores"]["availability"] == pytest.approx(0.95 * 0.95 + 0.05 * 1.0)
+    assert day4["today"]["freshness"] == 0.0  # 72 h = 3 intervals since its last change
+    assert day4["scores"]["freshness"] == pytest.approx(0.9 * 1.0 + 0.1 * 0.0)
+    assert day4["today"]["conformity"] == 0.0  # its gate refused the read
+    assert day4["scores"]["conformity"] == pytest.approx(0.9)
+    assert day4["scores"]["validity"] == pytest.approx(0.9)  # the kept rows' share
+    log = ScoreLog(tmp_path, "fed", "cd31")
+    assert log.path == tmp_path / "history/fed/publishers/cd31/scores.jsonl"
+    assert [e["at"][:10] for e in log.daily()] == ["2026-11-01", "2026-11-02", "2026-11-04"]
+    assert ScoreLog.publishers(tmp_path, "fed") == ["cd31"]
+
+
+def test_publisher_history_is_bounded(tmp_path, monkeypatch):
+    from geopublish.ledger import scores
+
+    monkeypatch.setattr(scores, "KEEP", 3)
+    events: list[dict] = []
+    for hour in range(1, 8):
+        publisher_run(tmp_path, events, 1, hour, "unchanged" if hour > 1 else "published", True)
+    assert len(ScoreLog(tmp_path, "fed", "cd31").read()) == 3

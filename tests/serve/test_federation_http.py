@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import csv
-import os
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 import requests
-from gpsupport import REPO, Server, cli_env, run_cli
-from pgsupport import drop_schema, postgis_dsn  # noqa: F401
+from fedsupport import LAYER, federated_site
+from gpsupport import run_cli
+from pgsupport import postgis_dsn  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.data
-LAYER = "covoiturage_federe"
 HEADER = (
     "id_local,nom_lieu,ad_lieu,com_lieu,insee,type,date_maj,ouvert,source,Xlong,Ylat,"
     "nbre_pl,nbre_pmr,duree,horaires,proprio,lumiere,comm"
@@ -39,35 +36,7 @@ def matched(url: str, publisher: str) -> int:
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
 def site(request, shared_data, tmp_path_factory):
     """The carpooling layer with two shared publishers, in a writable source root."""
-    root = tmp_path_factory.mktemp(f"fed_{request.param}")
-    data = root / "data"
-    data.mkdir()
-    for name in ("federation", "admin_reference_decoupage_administratif",
-                 "admin_france_geojson_occitanie"):  # fmt: skip
-        (data / name).symlink_to(shared_data / name)
-    (data / "local").mkdir()
-    specs = root / "collections" / "federation"
-    (specs / LAYER).mkdir(parents=True)
-    shutil.copy(REPO / "collections/federation" / f"{LAYER}.yml", specs)
-    for slug in ("cd31_haute_garonne", "cd66_pyrenees_orientales"):
-        shutil.copy(REPO / "collections/federation" / LAYER / f"{slug}.yml", specs / LAYER)
-    # The shared folders are linked into this root, so reads may resolve into shared_data.
-    allow = f"{tempfile.gettempdir()}:{shared_data}"
-    extra = {"GEOPUBLISH_COLLECTIONS_DIR": str(root / "collections"),
-             "GEOPUBLISH_STORE": request.param, "GEOPUBLISH_SOURCE_ALLOW": allow}  # fmt: skip
-    schema = None
-    if request.param == "postgis":
-        dsn = request.getfixturevalue("postgis_dsn")
-        schema = f"gp_fed_{os.getpid()}"
-        extra.update(GEOPUBLISH_POSTGIS_DSN=dsn, GEOPUBLISH_POSTGIS_SCHEMA=schema)
-    env = cli_env(root / "var", data, **extra)
-    result = run_cli(env, "build")
-    assert result.returncode == 0, result.stderr
-    server = Server(env)
-    yield {"url": server.url, "env": env, "data": data, "specs": specs, "root": root}
-    server.stop()
-    if schema:
-        drop_schema(extra["GEOPUBLISH_POSTGIS_DSN"], schema)
+    yield from federated_site(request, shared_data, tmp_path_factory)
 
 
 def test_new_publisher_appears_then_a_broken_file_keeps_its_last_good_rows(site):

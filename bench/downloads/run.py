@@ -62,6 +62,7 @@ def main() -> int:
         "--postgis-dsn", default="host=127.0.0.1 port=5432 user=postgres dbname=test"
     )
     parser.add_argument("--alone", action="store_true", help="also time the downloads alone")
+    parser.add_argument("--tiles", action="store_true", help="build the tile set too")
     parser.add_argument("--child", nargs=3, metavar=("VAR", "ID", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -74,7 +75,10 @@ def main() -> int:
         datasets.write("polygons", args.count, source)
     collections = work / "collections" / f"dl_{name}"
     (collections / "bench").mkdir(parents=True, exist_ok=True)
-    (collections / "bench" / f"{name}.yml").write_text(yaml.safe_dump(spec("polygons", source)))
+    layer = spec("polygons", source)
+    if not args.tiles:  # the tile set is measured by bench/tiles, not here
+        layer["tiles"] = {"enabled": False}
+    (collections / "bench" / f"{name}.yml").write_text(yaml.safe_dump(layer))
     rows: list[dict] = []
     steps: list[dict] = []
     for store in args.stores.split(","):

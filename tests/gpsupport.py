@@ -36,10 +36,18 @@ def cli_env(var_dir: Path, data: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 600):
-    """Run ``python -m geopublish ARGS`` and return the CompletedProcess."""
+def run_cli(env: dict[str, str], *args: str, timeout: float = 600, limit: int | None = None):
+    """Run ``python -m geopublish ARGS`` and return the CompletedProcess.
+
+    ``limit``: the child's address space capped at that many bytes.
+    """
+    import resource
     import subprocess
     import sys
+
+    def cap() -> None:
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     return subprocess.run(
         [sys.executable, "-m", "geopublish", *args],
@@ -48,6 +56,7 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 600):
         capture_output=True,
         text=True,
         timeout=timeout,
+        preexec_fn=cap if limit is not None else None,
     )
 
 
@@ -69,22 +78,7 @@ def layer_spec(*parts: dict, geometry: str = "Point", **extra: object) -> dict:
 
 def run_limited(env: dict[str, str], *args: str, limit: int, timeout: float = 300):
     """The real CLI with its address space capped at ``limit`` bytes."""
-    import resource
-    import subprocess
-    import sys
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return subprocess.run(
-        [sys.executable, "-m", "geopublish", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=cap,
-    )
+    return run_cli(env, *args, timeout=timeout, limit=limit)
 
 
 class Server:

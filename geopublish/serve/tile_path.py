@@ -112,6 +112,16 @@ class Answer:
         return cls(404, body, "application/json")
 
 
+def outside(cid: str, z: int, minzoom: int, maxzoom: int) -> Answer:
+    """404 for a zoom level outside a tile set's range."""
+    return Answer.not_found(f"zoom {z} is outside {cid!r}'s tiles (z{minzoom}-z{maxzoom})")
+
+
+def tile_etag(cid: str, layer: PublishedLayer, z: int, x: int, y: int) -> str:
+    """A tile's validator: its collection's served version and build, and its key."""
+    return f"{cid}-v{layer.version}-{layer.build_id}-{z}-{x}-{y}"
+
+
 class TileRequests:
     """WSGI middleware answering tile requests; everything else reaches ``app``."""
 
@@ -168,10 +178,8 @@ class TileRequests:
             return Answer.not_found(where)
         z, y, x = where
         if not tileset.minzoom <= z <= tileset.maxzoom:
-            return Answer.not_found(
-                f"zoom {z} is outside {cid!r}'s tiles (z{tileset.minzoom}-z{tileset.maxzoom})"
-            )
-        etag = f"{cid}-v{layer.version}-{layer.build_id}-{z}-{x}-{y}"
+            return outside(cid, z, tileset.minzoom, tileset.maxzoom)
+        etag = tile_etag(cid, layer, z, x, y)
         data = tileset.tile(z, x, y)
         if data is None:
             return self.cached(Answer(204), etag, environ)
@@ -207,10 +215,8 @@ class TileRequests:
             return Answer.not_found(where)
         z, y, x = where
         if not coverage.minzoom <= z <= coverage.maxzoom:
-            return Answer.not_found(
-                f"zoom {z} is outside {cid!r}'s tiles (z{coverage.minzoom}-z{coverage.maxzoom})"
-            )
-        etag = f"{cid}-v{layer.version}-{layer.build_id}-{z}-{x}-{y}"
+            return outside(cid, z, coverage.minzoom, coverage.maxzoom)
+        etag = tile_etag(cid, layer, z, x, y)
         data = self.raster.tile(coverage, z, x, y)
         if data is None:
             return self.cached(Answer(204), etag, environ)

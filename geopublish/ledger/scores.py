@@ -250,21 +250,35 @@ def score_layer(
         "at": iso(now),
         "scores": smoothed(history, today, now),
         "today": today,
-        "inputs": {
-            "checks_24h": len(checks),
-            "answered_24h": sum(checks),
-            "last_change": iso(changed) if changed else None,
-            "refresh_interval": interval,
-            "count": count,
-            "reference": reference,
-            "repaired": built[-1]["counts"].get("repaired") if built else None,
-            "last_outcome": runs[-1]["outcome"] if runs else None,
-        },
+        "inputs": _inputs(
+            checks,
+            changed,
+            interval,
+            count,
+            reference,
+            repaired=built[-1]["counts"].get("repaired") if built else None,
+            last_outcome=runs[-1]["outcome"] if runs else None,
+        ),  # fmt: skip
         "probe": probe,
     }
     if record:
         log.append(entry)
     return entry
+
+
+def _inputs(
+    checks: list, changed: Any, interval: Any, count: Any, reference: Any, **extra: Any
+) -> dict[str, Any]:
+    """What a score was computed from, as shown beside it (layer or publisher)."""
+    return {
+        "checks_24h": len(checks),
+        "answered_24h": sum(checks),
+        "last_change": iso(changed) if changed else None,
+        "refresh_interval": interval,
+        "count": count,
+        "reference": reference,
+        **extra,
+    }
 
 
 def score_publisher(
@@ -331,16 +345,9 @@ def score_publisher(
         "at": iso(now),
         "scores": smoothed(history, today, now),
         "today": today,
-        "inputs": {
-            "checks_24h": len(checks),
-            "answered_24h": sum(checks),
-            "last_change": iso(changed) if changed else None,
-            "refresh_interval": interval,
-            "count": count,
-            "reference": reference,
-            "last_outcome": outcome,
-            "checked": checked,
-        },
+        "inputs": _inputs(
+            checks, changed, interval, count, reference, last_outcome=outcome, checked=checked
+        ),
         "check": check,
     }
     if record:

@@ -160,7 +160,8 @@ class Consolidation:
                         while chunk := part.read(1 << 20):
                             handle.write(chunk)
                     continue
-                lines, chunk = [], []
+                lines: list[list[Any]] = []
+                pending: list[dict[str, Any]] = []
                 for i, row in enumerate(self._rows(k)):
                     ident = self.ids[k][i]
                     if ident is None:
@@ -168,12 +169,12 @@ class Consolidation:
                     lines.append([row["values"].get(n, "") for n in names])
                     if not wanted:
                         continue
-                    chunk.append({**row, "id": ident})
-                    if len(chunk) >= batch:
-                        yield f"publisher {slug}", frame(chunk, self.schema)
-                        chunk = []
-                if chunk:
-                    yield f"publisher {slug}", frame(chunk, self.schema)
+                    pending.append({**row, "id": ident})
+                    if len(pending) >= batch:
+                        yield f"publisher {slug}", frame(pending, self.schema)
+                        pending = []
+                if pending:
+                    yield f"publisher {slug}", frame(pending, self.schema)
                 text = _csv(lines)
                 handle.write(text)
                 _fragment(fragment, text)

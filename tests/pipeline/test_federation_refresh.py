@@ -13,6 +13,7 @@ import io
 import json
 import os
 import shutil
+from pathlib import Path
 
 import geopandas as gpd
 import pyarrow.parquet as pq
@@ -52,6 +53,22 @@ def publisher(specs, slug: str, name: str, siren: str, dep: str, path: str) -> N
     )
 
 
+def site_env(request, root: Path, data: Path, shared_data: Path, prefix: str):
+    """The CLI environment and the store of a federated test site on ``request.param``."""
+    extra = {"GEOPUBLISH_COLLECTIONS_DIR": str(root / "collections"),
+             "GEOPUBLISH_STORE": request.param,
+             "GEOPUBLISH_SOURCE_ALLOW": f"{root}:{shared_data}"}  # fmt: skip
+    if request.param == "postgis":
+        dsn = request.getfixturevalue("postgis_dsn")
+        extra.update(
+            GEOPUBLISH_POSTGIS_DSN=dsn, GEOPUBLISH_POSTGIS_SCHEMA=f"{prefix}_{os.getpid()}"
+        )
+        store = PostGISStore(dsn, schema=extra["GEOPUBLISH_POSTGIS_SCHEMA"])
+    else:
+        store = GeoPackageStore(root / "var" / "store")
+    return cli_env(root / "var", data, **extra), store
+
+
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
 def site(request, shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"fedrefresh_{request.param}")
@@ -83,16 +100,7 @@ def site(request, shared_data, tmp_path_factory):
     publisher(specs, "cd66_pyrenees_orientales", "CD66", "226600013", "66", "local/cd66.csv")
     publisher(specs, "syndicat", "Syndicat", "253800825", "66", "local/syndicat.csv")
     publisher(specs, "filler", "Filler", "223100017", "31", "local/filler.csv")
-    extra = {"GEOPUBLISH_COLLECTIONS_DIR": str(root / "collections"),
-             "GEOPUBLISH_STORE": request.param,
-             "GEOPUBLISH_SOURCE_ALLOW": f"{root}:{shared_data}"}  # fmt: skip
-    if request.param == "postgis":
-        dsn = request.getfixturevalue("postgis_dsn")
-        extra.update(GEOPUBLISH_POSTGIS_DSN=dsn, GEOPUBLISH_POSTGIS_SCHEMA=f"gp_fedr_{os.getpid()}")
-        store = PostGISStore(dsn, schema=extra["GEOPUBLISH_POSTGIS_SCHEMA"])
-    else:
-        store = GeoPackageStore(root / "var" / "store")
-    env = cli_env(root / "var", data, **extra)
+    env, store = site_env(request, root, data, shared_data, "gp_fedr")
     first = run_cli(env, "build", LAYER)
     assert first.returncode == 0, first.stderr
     v1 = store.current(LAYER)
@@ -121,7 +129,7 @@ def site(request, shared_data, tmp_path_factory):
         "cd66": cd66, "cd31": cd31, "col": col,
     }  # fmt: skip
     if request.param == "postgis":
-        drop_schema(extra["GEOPUBLISH_POSTGIS_DSN"], extra["GEOPUBLISH_POSTGIS_SCHEMA"])
+        drop_schema(env["GEOPUBLISH_POSTGIS_DSN"], env["GEOPUBLISH_POSTGIS_SCHEMA"])
 
 
 def sorted_rows(gdf):
@@ -249,22 +257,13 @@ def small(request, shared_data, tmp_path):
     write(data / "local/cd66.csv", h66, cd66)
     publisher(specs, "cd31_haute_garonne", "CD31", "223100017", "31", CD31)
     publisher(specs, "cd66_pyrenees_orientales", "CD66", "226600013", "66", "local/cd66.csv")
-    extra = {"GEOPUBLISH_COLLECTIONS_DIR": str(tmp_path / "collections"),
-             "GEOPUBLISH_STORE": request.param,
-             "GEOPUBLISH_SOURCE_ALLOW": f"{tmp_path}:{shared_data}"}  # fmt: skip
-    if request.param == "postgis":
-        dsn = request.getfixturevalue("postgis_dsn")
-        extra.update(GEOPUBLISH_POSTGIS_DSN=dsn, GEOPUBLISH_POSTGIS_SCHEMA=f"gp_fedk_{os.getpid()}")
-        store = PostGISStore(dsn, schema=extra["GEOPUBLISH_POSTGIS_SCHEMA"])
-    else:
-        store = GeoPackageStore(tmp_path / "var" / "store")
-    env = cli_env(tmp_path / "var", data, **extra)
+    env, store = site_env(request, tmp_path, data, shared_data, "gp_fedk")
     result = run_cli(env, "build", LAYER)
     assert result.returncode == 0, result.stderr
     yield {"env": env, "store": store, "file": data / "local/cd66.csv", "h66": h66,
            "cd66": cd66, "var": tmp_path / "var"}  # fmt: skip
     if request.param == "postgis":
-        drop_schema(extra["GEOPUBLISH_POSTGIS_DSN"], extra["GEOPUBLISH_POSTGIS_SCHEMA"])
+        drop_schema(env["GEOPUBLISH_POSTGIS_DSN"], env["GEOPUBLISH_POSTGIS_SCHEMA"])
 
 
 @pytest.mark.parametrize("point", ["write", "changes"])

@@ -183,19 +183,33 @@ def _write_all(
         if only is not None and fmt.key not in only:
             continue
         path = folder / f"{collection}.{fmt.suffix}"
-        with pyogrio.open_arrow(
-            str(gpkg), layer=collection, use_pyarrow=True, batch_size=batch_size
-        ) as (meta, rd):
-            geom = meta["geometry_name"] or "geom"
-            if fmt.driver is None:
-                _parquet(path, rd, geom, geometry_type, storage_crs, bbox)
-            else:
-                pyogrio.write_arrow(
-                    rd, str(path), layer=collection, driver=fmt.driver, geometry_name=geom,
-                    geometry_type=geometry_type, crs=crs, **OPTIONS[fmt.driver],
-                )  # fmt: skip
+        _convert(gpkg, path, fmt, collection, geometry_type, storage_crs, bbox, batch_size)
         on_step(fmt.key)
     return {} if only is not None else _files(collection, folder)
+
+
+def _convert(
+    gpkg: Path,
+    path: Path,
+    fmt: Format,
+    collection: str,
+    geometry_type: str,
+    storage_crs: str,
+    bbox: list[float] | None,
+    batch_size: int,
+) -> None:
+    """``path`` in format ``fmt``, read from the GeoPackage download in batches."""
+    with pyogrio.open_arrow(
+        str(gpkg), layer=collection, use_pyarrow=True, batch_size=batch_size
+    ) as (meta, rd):
+        geom = meta["geometry_name"] or "geom"
+        if fmt.driver is None:
+            _parquet(path, rd, geom, geometry_type, storage_crs, bbox)
+        else:
+            pyogrio.write_arrow(
+                rd, str(path), layer=collection, driver=fmt.driver, geometry_name=geom,
+                geometry_type=geometry_type, crs=gdal_crs(storage_crs), **OPTIONS[fmt.driver],
+            )  # fmt: skip
 
 
 def _files(collection: str, folder: Path) -> dict[str, Any]:
@@ -262,15 +276,9 @@ def _derive_all(
     name = f"{collection}.csv"
     replace_csv(old / name, new / name, folder / name, column, values)
     on_step("csv")
-    path = folder / f"{collection}.fgb"
-    with pyogrio.open_arrow(
-        str(gpkg), layer=collection, use_pyarrow=True, batch_size=batch_size
-    ) as (meta, rd):
-        pyogrio.write_arrow(
-            rd, str(path), layer=collection, driver="FlatGeobuf",
-            geometry_name=meta["geometry_name"] or "geom", geometry_type=geometry_type, crs=crs,
-            **OPTIONS["FlatGeobuf"],
-        )  # fmt: skip
+    fgb = next(f for f in FORMATS if f.key == "fgb")
+    path = folder / f"{collection}.{fgb.suffix}"
+    _convert(gpkg, path, fgb, collection, geometry_type, storage_crs, bbox, batch_size)
     on_step("fgb")
     name = f"{collection}.parquet"
     kept = _kept_batches(old / name, column, values)
